@@ -1,0 +1,207 @@
+"""The ``fenpei`` command line.
+
+Every verb reports bad input as located messages and exits 1; usage mistakes exit 2; nothing
+ever prints a traceback (an unexpected failure prints one line and exits 70).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import click
+
+from configurator.inputs import InputProblems, read_leads_csv, read_reps_csv
+from rule_engine import CompiledTemplate, FenpeiError, load_template, simulate
+
+__all__ = ["main"]
+
+EXIT_INVALID = 1
+EXIT_INTERNAL = 70
+
+
+def default_lang() -> str:
+    """zh when FENPEI_LANG or the locale says Chinese, else en."""
+    for var in ("FENPEI_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var)
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    return "en"
+
+
+def _t(lang: str, en: str, zh: str) -> str:
+    return zh if lang == "zh" else en
+
+
+def _fail(lines: str) -> NoReturn:
+    click.echo(lines)
+    sys.exit(EXIT_INVALID)
+
+
+def _load(path: str, lang: str) -> CompiledTemplate:
+    try:
+        return load_template(path)
+    except FenpeiError as exc:
+        _fail(exc.format(lang))
+
+
+class _Group(click.Group):
+    """Turns any unexpected exception into one line, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # the last line of defence: a message, not a traceback
+            click.echo(f"fenpei: internal error: {type(exc).__name__}: {exc}", err=True)
+            click.echo("fenpei: this is a bug; please report it with the command you ran", err=True)
+            sys.exit(EXIT_INTERNAL)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--lang", type=click.Choice(["en", "zh"]), default=None, help="Language of messages (default: from FENPEI_LANG or LANG).")
+@click.pass_context
+def main(ctx: click.Context, lang: str | None) -> None:
+    """Fenpei: grade, assign, reclaim and score sales leads from one template."""
+    ctx.obj = {"lang": lang or default_lang()}
+
+
+@main.group()
+def template() -> None:
+    """Work with template files."""
+
+
+@template.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.pass_context
+def template_validate(ctx: click.Context, file: str) -> None:
+    """Check FILE; exit 0 when valid, else print FILE:LINE: $.path: message lines and exit 1."""
+    lang = ctx.obj["lang"]
+    t = _load(file, lang)
+    click.echo(
+        _t(
+            lang,
+            f"{file}: valid — template {t.name} ({len(t.fields)} fields, {len(t.segments)} tables, {len(t.assignment.policies)} policies)",
+            f"{file}:有效 — 模板 {t.name}({len(t.fields)} 个字段,{len(t.segments)} 个分级表,{len(t.assignment.policies)} 个分配策略)",
+        )
+    )
+
+
+def _parse_now(value: str | None, lang: str) -> dt.datetime:
+    if value is None:
+        return dt.datetime.now(dt.timezone.utc)
+    try:
+        now = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        _fail(_t(lang, f"--now: {value!r} is not an ISO 8601 date-time (e.g. 2026-11-23T09:00:00+08:00)", f"--now:{value!r} 不是 ISO 8601 日期时间(如 2026-11-23T09:00:00+08:00)"))
+    if now.tzinfo is None:
+        _fail(_t(lang, f"--now: {value!r} needs a UTC offset (e.g. +08:00)", f"--now:{value!r} 需要带时区偏移(如 +08:00)"))
+    return now
+
+
+@main.command("simulate")
+@click.argument("template_file", metavar="TEMPLATE", type=click.Path(dir_okay=False))
+@click.option("--leads", "leads_file", required=True, type=click.Path(dir_okay=False), help="Leads CSV: id plus field columns.")
+@click.option("--reps", "reps_file", required=True, type=click.Path(dir_okay=False), help="Reps CSV: id, name, rep fields, status, leave.")
+@click.option("--now", "now_text", default=None, help="The clock, ISO 8601 with offset (default: the current time).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per lead, then a summary object.")
+@click.pass_context
+def simulate_cmd(ctx: click.Context, template_file: str, leads_file: str, reps_file: str, now_text: str | None, as_json: bool) -> None:
+    """Run TEMPLATE over the leads and reps in memory, writing nothing."""
+    lang = ctx.obj["lang"]
+    now = _parse_now(now_text, lang)
+    t = _load(template_file, lang)
+    problems: list[str] = []
+    leads: list[dict[str, Any]] = []
+    reps = []
+    try:
+        leads = read_leads_csv(leads_file, t)
+    except InputProblems as exc:
+        problems.append(exc.format(lang))
+    try:
+        reps = read_reps_csv(reps_file, t)
+    except InputProblems as exc:
+        problems.append(exc.format(lang))
+    if problems:
+        _fail("\n".join(problems))
+    result = simulate(t, leads, reps, now, lang=lang)
+    if as_json:
+        out = sys.stdout
+        for lead in result.leads:
+            out.write(json.dumps(lead.to_json(), ensure_ascii=False, sort_keys=False) + "\n")
+        out.write(json.dumps({"summary": result.summary}, ensure_ascii=False) + "\n")
+        return
+    click.echo(render_summary(t, result.summary, now, lang))
+
+
+def _bar(load: float, cap: float | None, width: int = 20) -> str:
+    if not cap:
+        return ""
+    filled = min(width, round(width * load / cap))
+    return "█" * filled + "░" * (width - filled)
+
+
+def render_summary(t: CompiledTemplate, s: dict[str, Any], now: dt.datetime, lang: str) -> str:
+    """The human-readable simulation summary."""
+    lines: list[str] = []
+    add = lines.append
+    add(_t(lang, f"Template {t.name} — {t.title.en}", f"模板 {t.name} — {t.title.zh}"))
+    add(_t(lang, f"{s['leads']} leads, {len(s['reps'])} reps, now {now.isoformat()}", f"{s['leads']} 条线索,{len(s['reps'])} 位销售,时间 {now.isoformat()}"))
+    add("")
+    add(_t(lang, "Grades", "分级结果"))
+    width = max((len(k) for k in s["grades"]), default=0)
+    for table, counts in s["grades"].items():
+        add(f"  {table:<{width}}  " + " · ".join(f"{k} {v}" for k, v in counts.items()))
+    add("")
+    names = {"assigned": ("assigned", "已分配"), "pool": ("pool", "进入公海"), "escalated": ("escalated", "上报主管"), "error": ("errors", "错误"), "owned": ("already owned", "已有负责人")}
+    add(_t(lang, "Outcomes: ", "结果:") + " · ".join(f"{_t(lang, *names.get(k, (k, k)))} {v}" for k, v in s["outcomes"].items()))
+    add("")
+    add(_t(lang, "Load after assignment (new leads, load / cap)", "分配后负载(新分配数,负载 / 上限)"))
+    status_zh = {"active": "在岗", "paused": "暂停", "inactive": "停用"}
+    for r in s["reps"]:
+        cap = r["cap"]
+        cap_text = f"{r['load']:g} / {cap:g}" if cap is not None else f"{r['load']:g}"
+        status = r["status"] if lang == "en" else status_zh.get(r["status"], r["status"])
+        add(f"  {r['id']:<6} {r['name']:<8} {status:<8} +{r['assigned']:<3} {cap_text:<12} {_bar(r['load'], cap)}")
+    add("")
+    add(_t(lang, f"Pool: {s['pool']} leads left in the pool; {s['escalated']} escalated", f"公海:{s['pool']} 条线索留在公海;{s['escalated']} 条上报主管"))
+    f = s["fairness"]
+    add(
+        _t(
+            lang,
+            f"Fairness among {f['eligible_reps']} eligible reps: spread {f['spread']} (min {f['min']}, max {f['max']}), Gini {f['gini']:.3f}",
+            f"公平性({f['eligible_reps']} 位符合条件的销售):极差 {f['spread']}(最少 {f['min']},最多 {f['max']}),基尼系数 {f['gini']:.3f}",
+        )
+    )
+    rc = s["reclaim"]
+    add(
+        _t(
+            lang,
+            f"Reclaim: {rc['reclaim']} due for reclaim, {rc['remind']} due for a reminder, {rc['protected']} protected",
+            f"回收:{rc['reclaim']} 条到期应回收,{rc['remind']} 条需要提醒,{rc['protected']} 条受保护",
+        )
+    )
+    action_zh = {"reclaim": "回收", "remind": "提醒"}
+    for d in s["due"]:
+        action = d["action"] if lang == "en" else action_zh[d["action"]]
+        add(f"  {d['id']:<8} {d['owner'] or '':<6} {action:<8} {d['rule']:<24} {d['deadline']}")
+    if s["errors"]:
+        add(_t(lang, f"Errors: {s['errors']} leads could not be evaluated (see --json)", f"错误:{s['errors']} 条线索无法评估(见 --json)"))
+    return "\n".join(lines)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI in-process and return its exit code (for tests)."""
+    try:
+        main.main(args=list(argv) if argv is not None else None, prog_name="fenpei", standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0

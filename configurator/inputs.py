@@ -1,0 +1,173 @@
+"""Reading leads and reps from CSV files, with every problem located as ``FILE:LINE: column: message``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from rule_engine import CompiledTemplate, Rep, rep_from_raw
+from rule_engine.errors import Problem, closest
+from rule_engine.template import LEAD_BUILTIN_FIELDS
+
+__all__ = ["InputProblem", "InputProblems", "read_leads_csv", "read_reps_csv"]
+
+REP_COLUMNS = (
+    "id",
+    "name",
+    "team",
+    "manager",
+    "status",
+    "leave_from",
+    "leave_to",
+    "load",
+    "open_count",
+    "assigned_today",
+    "assigned_week",
+    "points",
+    "held_from_pool",
+    "claims_today",
+)
+MAX_CSV_BYTES = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    source: str
+    line: int
+    column: str | None
+    problem: Problem
+
+    def format(self, lang: str = "en") -> str:
+        where = f"{self.source}:{self.line}: "
+        col = f"{self.column}: " if self.column else ""
+        return where + col + self.problem.message(lang)
+
+
+class InputProblems(Exception):
+    """One or more located problems in an input file."""
+
+    def __init__(self, problems: list[InputProblem]) -> None:
+        super().__init__(problems[0].format() if problems else "")
+        self.problems = problems
+
+    def format(self, lang: str = "en") -> str:
+        return "\n".join(p.format(lang) for p in self.problems)
+
+
+def _problem(source: str, line: int, column: str | None, code: str, en: str, zh: str, **params: Any) -> InputProblem:
+    suggestion = params.pop("suggestion", None)
+    return InputProblem(source, line, column, Problem.make(code, en, zh, suggestion=suggestion, **params))
+
+
+def _rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, str], list[str]]]:
+    source = os.fspath(path)
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_CSV_BYTES:
+            raise InputProblems([_problem(source, 1, None, "input.size", "the file is larger than {n} MiB", "文件超过 {n} MiB", n=MAX_CSV_BYTES >> 20)])
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise InputProblems([_problem(source, 1, None, "input.missing", "no such file", "文件不存在")]) from None
+    except IsADirectoryError:
+        raise InputProblems([_problem(source, 1, None, "input.missing", "this is a directory, not a CSV file", "这是目录,不是 CSV 文件")]) from None
+    except OSError as exc:
+        raise InputProblems([_problem(source, 1, None, "input.read", "cannot read the file ({err})", "无法读取文件({err})", err=exc.strerror or str(exc))]) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputProblems([_problem(source, line, None, "input.encoding", "the file is not UTF-8 text (save it as CSV UTF-8)", "文件不是 UTF-8 编码(请另存为 CSV UTF-8)")]) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputProblems([_problem(source, 1, None, "input.empty", "the file is empty", "文件为空")]) from None
+    except csv.Error as exc:
+        raise InputProblems([_problem(source, 1, None, "input.csv", "not a valid CSV file ({err})", "不是有效的 CSV 文件({err})", err=str(exc))]) from None
+    header = [h.strip() for h in header]
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) > len(header):
+                raise InputProblems([_problem(source, line, None, "input.columns", "this row has {n} cells but the header has {h}", "该行有 {n} 个单元格,但表头只有 {h} 列", n=len(row), h=len(header))])
+            yield line, dict(zip(header, row)), header
+    except csv.Error as exc:
+        raise InputProblems([_problem(source, reader.line_num, None, "input.csv", "not a valid CSV row ({err})", "不是有效的 CSV 行({err})", err=str(exc))]) from None
+
+
+def _check_header(source: str, header: list[str], known: list[str], what_en: str, what_zh: str) -> list[InputProblem]:
+    problems = []
+    if "id" not in header:
+        problems.append(_problem(source, 1, None, "input.header", "the header has no 'id' column", "表头缺少 'id' 列"))
+    seen: set[str] = set()
+    for col in header:
+        if col in seen:
+            problems.append(_problem(source, 1, col, "input.header", "this column appears twice", "该列重复出现"))
+        seen.add(col)
+        if col not in known:
+            problems.append(
+                _problem(source, 1, col, "input.header", "unknown column: not a {what} of this template", "未知的列:不是本模板的{what_zh}", suggestion=closest(col, known), what=what_en, what_zh=what_zh)
+            )
+    return problems
+
+
+def read_leads_csv(path: str | os.PathLike[str], template: CompiledTemplate) -> list[dict[str, Any]]:
+    """Typed lead records from a CSV file; raises InputProblems listing every bad cell."""
+    source = os.fspath(path)
+    known = list(template.fields) + list(LEAD_BUILTIN_FIELDS)
+    records: list[dict[str, Any]] = []
+    problems: list[InputProblem] = []
+    ids: dict[str, int] = {}
+    header_checked = False
+    for line, raw, header in _rows(path):
+        if not header_checked:
+            problems.extend(_check_header(source, header, known, "lead field", "线索字段"))
+            header_checked = True
+            if problems:
+                break
+        record, bad = template.lead_record(raw, text=True)
+        lead_id = record.get("id")
+        if not lead_id:
+            problems.append(_problem(source, line, "id", "input.id", "every lead needs an id", "每条线索都需要 id"))
+        elif lead_id in ids:
+            problems.append(_problem(source, line, "id", "input.id", "id {id!r} already used on line {first}", "id {id!r} 已在第 {first} 行使用", id=lead_id, first=ids[lead_id]))
+        else:
+            ids[lead_id] = line
+        problems.extend(InputProblem(source, line, str(p.path[0]) if p.path else None, p) for p in bad)
+        records.append(record)
+    if problems:
+        raise InputProblems(problems)
+    return records
+
+
+def read_reps_csv(path: str | os.PathLike[str], template: CompiledTemplate) -> list[Rep]:
+    """Reps from a CSV file; raises InputProblems listing every bad cell."""
+    source = os.fspath(path)
+    known = list(REP_COLUMNS) + list(template.rep_fields)
+    reps: list[Rep] = []
+    problems: list[InputProblem] = []
+    ids: dict[str, int] = {}
+    header_checked = False
+    for line, raw, header in _rows(path):
+        if not header_checked:
+            problems.extend(_check_header(source, header, known, "rep attribute", "销售属性"))
+            header_checked = True
+            if problems:
+                break
+        rep, bad = rep_from_raw(raw, template.rep_fields, template.timezone, text=True)
+        problems.extend(InputProblem(source, line, str(p.path[0]) if p.path else None, p) for p in bad)
+        if rep is not None:
+            if rep.id in ids:
+                problems.append(_problem(source, line, "id", "input.id", "id {id!r} already used on line {first}", "id {id!r} 已在第 {first} 行使用", id=rep.id, first=ids[rep.id]))
+            ids[rep.id] = line
+            reps.append(rep)
+    if problems:
+        raise InputProblems(problems)
+    return reps

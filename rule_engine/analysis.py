@@ -1,0 +1,261 @@
+"""What can be proven about a decision table from its rows alone.
+
+Rows whose conditions are ``and``-combinations of simple comparisons between one field and
+literals (``deal_size >= 200000 and industry in ["medical"]``) are read as boxes: a range per
+numeric field, a set of values per enum/string/boolean field. From boxes we can prove:
+
+- overlap under ``unique``: two rows whose boxes intersect (with a sample lead that hits both);
+- gaps with no default: a value of the fields (a number, or a combination of enum options) that
+  no row covers.
+
+Rows that are not boxes (functions, ``or``, arithmetic, two fields compared) make the table
+undecidable here; nothing is reported for it rather than a guess.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rule_engine.conditions import And, Compare, Const, ListLit, Name, Node, Not, _fmt_value
+from rule_engine.errors import Problem
+from rule_engine.segments import Table
+from rule_engine.types import ValueType
+
+__all__ = ["table_problems"]
+
+_MAX_COMBINATIONS = 5000
+
+
+@dataclass(frozen=True)
+class Range:
+    lo: float = -math.inf
+    lo_incl: bool = False
+    hi: float = math.inf
+    hi_incl: bool = False
+
+    def meet(self, other: Range) -> Range:
+        if (self.lo, not self.lo_incl) >= (other.lo, not other.lo_incl):
+            lo, lo_incl = self.lo, self.lo_incl
+        else:
+            lo, lo_incl = other.lo, other.lo_incl
+        if (self.hi, self.hi_incl) <= (other.hi, other.hi_incl):
+            hi, hi_incl = self.hi, self.hi_incl
+        else:
+            hi, hi_incl = other.hi, other.hi_incl
+        return Range(lo, lo_incl, hi, hi_incl)
+
+    @property
+    def empty(self) -> bool:
+        return self.lo > self.hi or (self.lo == self.hi and not (self.lo_incl and self.hi_incl))
+
+    def sample(self) -> float:
+        if self.lo_incl:
+            return self.lo
+        if self.hi_incl and self.lo == -math.inf:
+            return self.hi
+        if self.lo == -math.inf and self.hi == math.inf:
+            return 0
+        if self.lo == -math.inf:
+            return self.hi - 1
+        if self.hi == math.inf:
+            return self.lo + 1
+        return (self.lo + self.hi) / 2
+
+
+Constraint = Range | frozenset
+Box = dict[str, Constraint]
+
+
+def _box(node: Node | None, types: Mapping[str, ValueType]) -> Box | None:
+    """The box a condition describes, or None when it is not a conjunction of simple comparisons."""
+    if node is None:
+        return {}
+    items = node.items if isinstance(node, And) else (node,)
+    box: Box = {}
+    for item in items:
+        got = _atom(item, types)
+        if got is None:
+            return None
+        name, constraint = got
+        if name in box:
+            prev = box[name]
+            if isinstance(prev, Range) and isinstance(constraint, Range):
+                box[name] = prev.meet(constraint)
+            elif isinstance(prev, frozenset) and isinstance(constraint, frozenset):
+                box[name] = prev & constraint
+            else:
+                return None
+        else:
+            box[name] = constraint
+    return box
+
+
+def _domain(t: ValueType) -> frozenset | None:
+    if t.kind == "boolean":
+        return frozenset({True, False})
+    if t.kind == "string" and t.options is not None:
+        return t.options
+    return None
+
+
+def _atom(node: Node, types: Mapping[str, ValueType]) -> tuple[str, Constraint] | None:
+    if isinstance(node, Name) and node.scope == "lead" and types.get(node.name, ValueType("any")).kind == "boolean":
+        return node.name, frozenset({True})
+    if isinstance(node, Not) and isinstance(node.operand, Name) and node.operand.scope == "lead":
+        return None  # `not flag` also holds when the flag is missing: not a box
+    if not isinstance(node, Compare) or not isinstance(node.left, Name) or node.left.scope != "lead":
+        return None
+    name = node.left.name
+    t = types.get(name)
+    if t is None or t.is_list:
+        return None
+    right = node.right
+    if t.kind == "number" and isinstance(right, Const) and isinstance(right.value, (int, float)) and not isinstance(right.value, bool):
+        v = float(right.value)
+        ranges = {
+            "==": Range(v, True, v, True),
+            ">": Range(lo=v),
+            ">=": Range(lo=v, lo_incl=True),
+            "<": Range(hi=v),
+            "<=": Range(hi=v, hi_incl=True),
+        }
+        r = ranges.get(node.op)
+        return None if r is None else (name, r)
+    domain = _domain(t)
+    if isinstance(right, Const) and node.op in ("==", "!="):
+        if node.op == "==":
+            return name, frozenset({right.value})
+        return (name, domain - {right.value}) if domain is not None else None
+    if isinstance(right, ListLit) and node.op in ("in", "not in"):
+        values = frozenset(i.value for i in right.items)
+        if node.op == "in":
+            return name, values
+        return (name, domain - values) if domain is not None else None
+    return None
+
+
+def _intersects(a: Box, b: Box) -> Box | None:
+    """The intersection of two boxes, or None when they are disjoint."""
+    out: Box = dict(a)
+    for name, cb in b.items():
+        ca = out.get(name)
+        if ca is None:
+            out[name] = cb
+            continue
+        if isinstance(ca, Range) and isinstance(cb, Range):
+            met = ca.meet(cb)
+            if met.empty:
+                return None
+            out[name] = met
+        elif isinstance(ca, frozenset) and isinstance(cb, frozenset):
+            both = ca & cb
+            if not both:
+                return None
+            out[name] = both
+        else:
+            return None
+    if any((isinstance(c, frozenset) and not c) or (isinstance(c, Range) and c.empty) for c in out.values()):
+        return None
+    return out
+
+
+def _witness(box: Box) -> str:
+    parts = []
+    for name in sorted(box):
+        c = box[name]
+        if isinstance(c, Range):
+            v = c.sample()
+            parts.append(f"{name} = {_fmt_value(int(v) if float(v).is_integer() else v)}")
+        else:
+            parts.append(f"{name} = {_fmt_value(sorted(c, key=str)[0])}")
+    return ", ".join(parts) if parts else "any lead"
+
+
+def _contains(box: Box, point: Mapping[str, Any]) -> bool:
+    for name, c in box.items():
+        v = point.get(name)
+        if isinstance(c, Range):
+            if v is None or not isinstance(v, (int, float)):
+                return False
+            if v < c.lo or v > c.hi or (v == c.lo and not c.lo_incl) or (v == c.hi and not c.hi_incl):
+                return False
+        elif v not in c:
+            return False
+    return True
+
+
+def _gap(boxes: list[Box], types: Mapping[str, ValueType]) -> str | None:
+    """A sample point no box covers, if one can be proven to exist."""
+    if any(not b for b in boxes):
+        return None  # a row that always matches
+    names = sorted({n for b in boxes for n in b})
+    numeric = [n for n in names if types[n].kind == "number"]
+    if numeric:
+        if len(names) != 1:
+            return None
+        name = names[0]
+        # Candidate points: just around every bound, and far out on both sides.
+        bounds = sorted({x for b in boxes for x in (b[name].lo, b[name].hi) if math.isfinite(x)})  # type: ignore[union-attr]
+        points: list[float] = [bounds[0] - 1 if bounds else 0.0, bounds[-1] + 1 if bounds else 0.0]
+        for i, x in enumerate(bounds):
+            points.append(x)
+            if i + 1 < len(bounds):
+                points.append((x + bounds[i + 1]) / 2)
+        for p in points:
+            if not any(_contains(b, {name: p}) for b in boxes):
+                return f"{name} = {_fmt_value(int(p) if float(p).is_integer() else p)}"
+        return None
+    domains = []
+    for n in names:
+        d = _domain(types[n])
+        if d is None:
+            return None
+        domains.append(sorted(d, key=str))
+    if math.prod(len(d) for d in domains) > _MAX_COMBINATIONS:
+        return None
+    for combo in itertools.product(*domains):
+        point = dict(zip(names, combo))
+        if not any(_contains(b, point) for b in boxes):
+            return ", ".join(f"{n} = {_fmt_value(v)}" for n, v in point.items())
+    return None
+
+
+def table_problems(table: Table, types: Mapping[str, ValueType]) -> list[Problem]:
+    """Overlaps under ``unique`` and gaps without a default that the rows prove; paths relative to the table."""
+    boxes: list[Box | None] = [_box(r.when.node if r.when else None, types) for r in table.rows]
+    problems: list[Problem] = []
+    if table.hit_policy == "unique":
+        for i, j in itertools.combinations(range(len(boxes)), 2):
+            bi, bj = boxes[i], boxes[j]
+            if bi is None or bj is None:
+                continue
+            both = _intersects(bi, bj)
+            if both is not None:
+                problems.append(
+                    Problem.make(
+                        "analysis.overlap",
+                        "rows {a} and {b} can both match (for example {w}), but hit policy 'unique' allows one",
+                        "第 {a} 行和第 {b} 行可能同时命中(例如 {w}),但命中策略 'unique' 只允许一行",
+                        ("rules", j, "when"),
+                        a=i + 1,
+                        b=j + 1,
+                        w=_witness(both),
+                    )
+                )
+    if not table.has_default and table.hit_policy in ("first", "unique", "priority", "any") and all(b is not None for b in boxes):
+        gap = _gap([b for b in boxes if b is not None], types)
+        if gap is not None:
+            problems.append(
+                Problem.make(
+                    "analysis.gap",
+                    "no row matches {w} and there is no default; add a row or a default",
+                    "{w} 时没有任何行命中,且没有默认值;请补充规则或设置 default",
+                    ("rules",),
+                    w=gap,
+                )
+            )
+    return problems

@@ -1,0 +1,605 @@
+"""Picking owners: the load index, assignment policies and strategies, as a pure function.
+
+:func:`assign` takes a compiled template, leads, a roster snapshot, the rotation state and the
+clock, and returns decisions and the new state. It writes nothing. Leads of a batch are assigned
+in order and every rep's load and counts are updated as it goes, so a batch never passes a cap or
+a quota. Ties always break the same way: by the rotation order after the policy's cursor, which
+follows the roster order (rep id).
+
+Strategies live in :data:`STRATEGIES`; each says which options it takes, how it scores a
+candidate, and how it chooses among the candidates left.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rule_engine._compile import Context, get, text
+from rule_engine.conditions import Condition, Expression, conjuncts
+from rule_engine.errors import EvaluationError, PathPart, Problem
+from rule_engine.fields import Text
+from rule_engine.roster import Rep, RotationState, sort_roster
+from rule_engine.trace import CandidateNote, Decision, PolicyNote, TableHit, Trace
+
+if TYPE_CHECKING:
+    from rule_engine.template import CompiledTemplate
+
+__all__ = [
+    "STRATEGIES",
+    "AssignmentResult",
+    "AssignmentSpec",
+    "LoadSpec",
+    "Policy",
+    "assign",
+    "compile_assignment",
+    "compile_load",
+    "owner_eligible",
+]
+
+FALLBACKS = ("next", "pool", "escalate")
+OTHERWISE = ("pool", "escalate")
+
+# ------------------------------------------------------------------------------------------------
+# Load
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """The weighted load index: a weight per lead, a cap and quotas per rep."""
+
+    weights: tuple[tuple[Condition, float], ...] = ()
+    default_weight: float = 1.0
+    cap: Expression | float | None = None
+    daily_quota: Expression | float | None = None
+    weekly_quota: Expression | float | None = None
+
+    def weight(self, L: Mapping[str, Any]) -> float:
+        """The weight this lead adds to its owner's load index."""
+        for cond, w in self.weights:
+            if cond.fn(L, None):
+                return w
+        return self.default_weight
+
+    def weight_row(self, L: Mapping[str, Any]) -> int | None:
+        for i, (cond, _) in enumerate(self.weights):
+            if cond.fn(L, None):
+                return i
+        return None
+
+    @staticmethod
+    def per_rep(value: Expression | float | None, R: Mapping[str, Any]) -> float | None:
+        if value is None or isinstance(value, (int, float)):
+            return value
+        result = value.fn({}, R)
+        return None if result is None else float(result)
+
+
+def _number_or_rep_expr(value: Any, ctx: Context, path: tuple[PathPart, ...]) -> Expression | float | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return ctx.expression(value, path, ctx.rep_only_env)
+
+
+def compile_load(data: Mapping[str, Any] | None, ctx: Context) -> LoadSpec:
+    """Compile the ``load`` section."""
+    if not data:
+        return LoadSpec()
+    weights = []
+    for i, row in enumerate(data.get("weights", [])):
+        cond = ctx.condition(row.get("when"), ("load", "weights", i, "when"))
+        if cond is not None:
+            weights.append((cond, float(row["weight"])))
+    return LoadSpec(
+        weights=tuple(weights),
+        default_weight=float(get(data, "default_weight", 1.0)),
+        cap=_number_or_rep_expr(data.get("cap"), ctx, ("load", "cap")),
+        daily_quota=_number_or_rep_expr(data.get("daily_quota"), ctx, ("load", "daily_quota")),
+        weekly_quota=_number_or_rep_expr(data.get("weekly_quota"), ctx, ("load", "weekly_quota")),
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Working state of one batch
+# ------------------------------------------------------------------------------------------------
+
+
+class Slot:
+    """A rep's working state during one batch."""
+
+    __slots__ = ("rep", "R", "order", "load", "cap", "today", "week", "daily", "weekly", "unavailable", "assigned")
+
+    def __init__(self, rep: Rep, order: int, day: dt.date, load: LoadSpec) -> None:
+        self.rep = rep
+        self.order = order
+        R = rep.values(day)
+        self.cap = LoadSpec.per_rep(load.cap, R)
+        R["cap"] = self.cap
+        self.R = R
+        self.load = float(rep.load)
+        self.today = rep.assigned_today
+        self.week = rep.assigned_week
+        self.daily = LoadSpec.per_rep(load.daily_quota, R)
+        self.weekly = LoadSpec.per_rep(load.weekly_quota, R)
+        self.unavailable = rep.unavailable_reason(day)
+        self.assigned = 0
+
+    def take(self, weight: float) -> None:
+        self.load += weight
+        self.today += 1
+        self.week += 1
+        self.assigned += 1
+        R = self.R
+        R["load"] = self.load
+        R["assigned_today"] = self.today
+        R["assigned_week"] = self.week
+        R["open_count"] = R["open_count"] + 1
+
+    def result(self) -> Rep:
+        from dataclasses import replace
+
+        return replace(
+            self.rep,
+            load=self.load,
+            assigned_today=self.today,
+            assigned_week=self.week,
+            open_count=self.rep.open_count + self.assigned,
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# Strategies
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """How one strategy admits, scores and chooses candidates."""
+
+    name: str
+    options: tuple[str, ...]
+    compile: Callable[[Mapping[str, Any], Context, tuple[PathPart, ...]], Mapping[str, Any]]
+    # (slot, L, options) -> None to admit with no score, a number score, or a skip reason string
+    admit: Callable[[Slot, Mapping[str, Any], Mapping[str, Any]], Any] | None
+    # sort key among admitted candidates: (slot, score, rotation position) -> comparable
+    key: Callable[[Slot, Any, int], Any]
+    rotation_key: Callable[[str, Mapping[str, Any], Mapping[str, Any]], str] = lambda policy, L, opts: policy
+
+
+def _no_options(spec: Mapping[str, Any], ctx: Context, path: tuple[PathPart, ...]) -> Mapping[str, Any]:
+    return {}
+
+
+def _skill_options(spec: Mapping[str, Any], ctx: Context, path: tuple[PathPart, ...]) -> Mapping[str, Any]:
+    score_src = spec.get("score")
+    lead_tags, rep_tags = spec.get("lead_tags"), spec.get("rep_tags")
+    if score_src is None:
+        if lead_tags is None or rep_tags is None:
+            ctx.report(path, "compile.strategy", "skill_match needs either 'score' or both 'lead_tags' and 'rep_tags'", "skill_match 需要 'score',或同时给出 'lead_tags' 和 'rep_tags'")
+            return {}
+        score_src = f"overlap_count(lead.{lead_tags}, rep.{rep_tags})"
+        for key, name, scope, types in (
+            ("lead_tags", lead_tags, "lead", ctx.lead_env.lead),
+            ("rep_tags", rep_tags, "rep", ctx.rep_env.rep or {}),
+        ):
+            t = types.get(name)
+            if t is None or not t.is_list:
+                ctx.report((*path, key), "compile.strategy", "{n!r} must be a tags field of the {scope}", "{n!r} 必须是{scope_zh}的多选标签字段", n=name, scope=scope, scope_zh="线索" if scope == "lead" else "销售")
+                return {}
+    elif lead_tags is not None or rep_tags is not None:
+        ctx.report(path, "compile.strategy", "give 'score', or 'lead_tags' and 'rep_tags', not both", "'score' 与 'lead_tags'/'rep_tags' 只能二选一")
+        return {}
+    score = ctx.expression(score_src, (*path, "score"), ctx.rep_env)
+    return {"score": score, "min_score": float(get(spec, "min_score", 1))} if score is not None else {}
+
+
+def _skill_admit(slot: Slot, L: Mapping[str, Any], opts: Mapping[str, Any]) -> Any:
+    value = opts["score"].fn(L, slot.R)
+    if value is None or value < opts["min_score"]:
+        return ("below_min_score", {"score": value, "min": opts["min_score"]})
+    return value
+
+
+def _weighted_options(spec: Mapping[str, Any], ctx: Context, path: tuple[PathPart, ...]) -> Mapping[str, Any]:
+    weight = _number_or_rep_expr(spec.get("weight", 1), ctx, (*path, "weight"))
+    return {"weight": weight}
+
+
+def _weighted_admit(slot: Slot, L: Mapping[str, Any], opts: Mapping[str, Any]) -> Any:
+    w = LoadSpec.per_rep(opts["weight"], slot.R)
+    if w is None or w <= 0:
+        return ("zero_weight", {"weight": w})
+    return w
+
+
+def _by_field_options(spec: Mapping[str, Any], ctx: Context, path: tuple[PathPart, ...]) -> Mapping[str, Any]:
+    fld, owners, owner_field = spec.get("field"), spec.get("owners"), spec.get("owner_field")
+    if owner_field is not None:
+        if fld is not None or owners is not None:
+            ctx.report(path, "compile.strategy", "by_field takes 'owner_field', or 'field' with 'owners', not both", "by_field 只能用 'owner_field',或 'field' 加 'owners',不能同时使用")
+            return {}
+        ctx.reference(owner_field, [k for k in ctx.lead_env.lead], (*path, "owner_field"), "lead field", "线索字段")
+        return {"owner_field": owner_field}
+    if fld is None or owners is None:
+        ctx.report(path, "compile.strategy", "by_field needs 'field' and 'owners' (or 'owner_field')", "by_field 需要 'field' 和 'owners'(或 'owner_field')")
+        return {}
+    if not ctx.reference(fld, [k for k in ctx.lead_env.lead], (*path, "field"), "lead field", "线索字段"):
+        return {}
+    table = {str(k): (tuple(v) if isinstance(v, list) else (v,)) for k, v in owners.items()}
+    t = ctx.lead_env.lead[fld]
+    if t.options is not None:
+        for value in table:
+            if value not in t.options:
+                from rule_engine.errors import closest
+
+                ctx.report((*path, "owners", value), "compile.option", "{v!r} is not an option of {f!r}", "{v!r} 不是 {f!r} 的选项", suggestion=closest(value, t.options), v=value, f=fld)
+    return {"field": fld, "owners": table}
+
+
+def _by_field_admit(slot: Slot, L: Mapping[str, Any], opts: Mapping[str, Any]) -> Any:
+    if "owner_field" in opts:
+        if L.get(opts["owner_field"]) != slot.rep.id:
+            return ("not_owner_field", {"field": opts["owner_field"], "value": L.get(opts["owner_field"])})
+        return None
+    value = L.get(opts["field"])
+    owners = opts["owners"].get(str(value)) if value is not None else None
+    if not owners or slot.rep.id not in owners:
+        return ("not_in_territory", {"field": opts["field"], "value": value})
+    return None
+
+
+def _by_field_rotation(policy: str, L: Mapping[str, Any], opts: Mapping[str, Any]) -> str:
+    if "field" in opts:
+        return f"{policy}:{L.get(opts['field'])}"
+    return policy
+
+
+STRATEGIES: dict[str, Strategy] = {
+    s.name: s
+    for s in [
+        Strategy("round_robin", (), _no_options, None, lambda s, score, pos: pos),
+        Strategy("least_loaded", (), _no_options, None, lambda s, score, pos: (s.load, s.today, pos)),
+        Strategy("weighted", ("weight",), _weighted_options, _weighted_admit, lambda s, score, pos: pos),
+        Strategy(
+            "skill_match",
+            ("score", "lead_tags", "rep_tags", "min_score"),
+            _skill_options,
+            _skill_admit,
+            lambda s, score, pos: (-score, s.load, pos),
+        ),
+        Strategy(
+            "points_priority", (), _no_options, None, lambda s, score, pos: (-(s.R.get("points") or 0), s.load, pos)
+        ),
+        Strategy(
+            "by_field",
+            ("field", "owners", "owner_field"),
+            _by_field_options,
+            _by_field_admit,
+            lambda s, score, pos: pos,
+            _by_field_rotation,
+        ),
+        Strategy("pool", (), _no_options, None, lambda s, score, pos: pos),
+    ]
+}
+_ALL_OPTIONS = {o for s in STRATEGIES.values() for o in s.options}
+
+# ------------------------------------------------------------------------------------------------
+# Policies
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One compiled assignment policy."""
+
+    name: str
+    title: Text
+    when: Condition | None
+    eligible: Condition | None
+    strategy: Strategy
+    options: Mapping[str, Any]
+    on_no_candidate: str
+    rep_only: tuple[Condition, ...] = ()
+    lead_only: tuple[Condition, ...] = ()
+    mixed: tuple[Condition, ...] = ()
+
+
+@dataclass(frozen=True)
+class AssignmentSpec:
+    policies: tuple[Policy, ...] = ()
+    otherwise: str = "pool"
+
+    def policy(self, name: str) -> Policy:
+        for p in self.policies:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+def compile_assignment(data: Mapping[str, Any] | None, ctx: Context, load: LoadSpec) -> AssignmentSpec:
+    """Compile the ``assignment`` section."""
+    if not data:
+        return AssignmentSpec()
+    policies = []
+    seen: dict[str, int] = {}
+    for i, spec in enumerate(data.get("policies", [])):
+        path: tuple[PathPart, ...] = ("assignment", "policies", i)
+        name = spec["name"]
+        if name in seen:
+            ctx.report((*path, "name"), "compile.duplicate", "policy {n!r} is defined twice", "分配策略 {n!r} 重复定义", n=name)
+            continue
+        seen[name] = i
+        strategy = STRATEGIES[spec["strategy"]]
+        stray = sorted((set(spec) & _ALL_OPTIONS) - set(strategy.options))
+        for key in stray:
+            ctx.report((*path, key), "compile.strategy", "{k!r} is not an option of strategy {s!r}", "{k!r} 不是策略 {s!r} 的选项", k=key, s=strategy.name)
+        opts = strategy.compile(spec, ctx, path)
+        if strategy.admit is not None and not opts and strategy.name != "pool":
+            continue
+        when = ctx.condition(spec.get("when"), (*path, "when"))
+        eligible = ctx.condition(spec.get("eligible"), (*path, "eligible"), ctx.rep_env)
+        if (spec.get("when") is not None and when is None) or (spec.get("eligible") is not None and eligible is None):
+            continue
+        rep_only: list[Condition] = []
+        lead_only: list[Condition] = []
+        mixed: list[Condition] = []
+        if eligible is not None:
+            for part in conjuncts(eligible, ctx.rep_env):
+                if not part.lead_names:
+                    rep_only.append(part)
+                elif not part.rep_names:
+                    lead_only.append(part)
+                else:
+                    mixed.append(part)
+        policies.append(
+            Policy(
+                name,
+                text(spec.get("title"), name),
+                when,
+                eligible,
+                strategy,
+                opts,
+                spec.get("on_no_candidate", "next"),
+                tuple(rep_only),
+                tuple(lead_only),
+                tuple(mixed),
+            )
+        )
+    return AssignmentSpec(tuple(policies), data.get("otherwise", "pool"))
+
+
+# ------------------------------------------------------------------------------------------------
+# The batch assigner
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssignmentResult:
+    decisions: list[Decision]
+    state: RotationState
+    roster: tuple[Rep, ...]
+
+
+@dataclass
+class _Run:
+    slots: list[Slot]
+    cursors: dict[str, str]
+    weights: dict[str, dict[str, float]]
+    static: dict[str, list[Slot]] = field(default_factory=dict)
+    index: dict[str, int] = field(default_factory=dict)
+
+
+def _static_candidates(policy: Policy, run: _Run, exclude: frozenset[str]) -> list[Slot]:
+    key = policy.name
+    cached = run.static.get(key)
+    if cached is None:
+        cached = [
+            s
+            for s in run.slots
+            if s.unavailable is None and s.rep.id not in exclude and all(c.fn({}, s.R) for c in policy.rep_only)
+        ]
+        run.static[key] = cached
+    return cached
+
+
+def _skip_note(slot: Slot, reason: str, data: Mapping[str, Any]) -> CandidateNote:
+    return CandidateNote(slot.rep.id, slot.rep.display, "skipped", reason, dict(data))
+
+
+def _try_policy(
+    policy: Policy, L: dict[str, Any], weight: float, run: _Run, exclude: frozenset[str], notes: list[CandidateNote] | None
+) -> Slot | None:
+    strategy = policy.strategy
+    if notes is not None:
+        # Reps left out before any lead was seen: unavailable or failing a rep-only condition.
+        static_ids = {s.rep.id for s in _static_candidates(policy, run, exclude)}
+        for s in run.slots:
+            if s.rep.id in static_ids:
+                continue
+            if s.rep.id in exclude:
+                notes.append(_skip_note(s, "excluded", {}))
+            elif s.unavailable is not None:
+                notes.append(_skip_note(s, s.unavailable, {}))
+            else:
+                failed = next(c for c in policy.rep_only if not c.fn({}, s.R))
+                notes.append(_skip_note(s, "not_eligible", {"condition": failed.source, "detail": failed.describe({}, s.R), "static": True}))
+    for cond in policy.lead_only:
+        if not cond.fn(L, None):
+            if notes is not None:
+                for s in _static_candidates(policy, run, exclude):
+                    notes.append(_skip_note(s, "not_eligible", {"condition": cond.source, "detail": cond.describe(L, None)}))
+            return None
+    rot_key = strategy.rotation_key(policy.name, L, policy.options)
+    cursor = run.cursors.get(rot_key)
+    n = len(run.slots)
+    c = run.index.get(cursor, -1) if cursor is not None else -1
+    admit = strategy.admit
+    opts = policy.options
+    mixed = policy.mixed
+    best: Slot | None = None
+    best_key: Any = None
+    scores: dict[str, Any] | None = {} if strategy.name == "weighted" else None
+    candidates: list[Slot] = []
+    for s in _static_candidates(policy, run, exclude):
+        cap = s.cap
+        if cap is not None and s.load + weight > cap + 1e-9:
+            if notes is not None:
+                notes.append(_skip_note(s, "over_cap", {"load": s.load, "weight": weight, "cap": cap}))
+            continue
+        if s.daily is not None and s.today >= s.daily:
+            if notes is not None:
+                notes.append(_skip_note(s, "daily_quota", {"count": s.today, "quota": s.daily}))
+            continue
+        if s.weekly is not None and s.week >= s.weekly:
+            if notes is not None:
+                notes.append(_skip_note(s, "weekly_quota", {"count": s.week, "quota": s.weekly}))
+            continue
+        if mixed:
+            failed = None
+            for m in mixed:
+                if not m.fn(L, s.R):
+                    failed = m
+                    break
+            if failed is not None:
+                if notes is not None:
+                    notes.append(_skip_note(s, "not_eligible", {"condition": failed.source, "detail": failed.describe(L, s.R)}))
+                continue
+        score = None
+        if admit is not None:
+            score = admit(s, L, opts)
+            if isinstance(score, tuple):
+                if notes is not None:
+                    notes.append(_skip_note(s, score[0], score[1]))
+                continue
+        pos = (s.order - c - 1) % n
+        if scores is not None:
+            scores[s.rep.id] = score
+            candidates.append(s)
+            continue
+        k = strategy.key(s, score, pos)
+        if best is None or k < best_key:
+            best, best_key = s, k
+        if notes is not None:
+            notes.append(CandidateNote(s.rep.id, s.rep.display, "candidate", strategy.name, _why(strategy.name, s, score)))
+    if scores is not None and candidates:
+        # Smooth weighted round-robin: deterministic, spreads picks in proportion to weights.
+        current = run.weights.setdefault(policy.name, {})
+        total = 0.0
+        for s in candidates:
+            w = scores[s.rep.id]
+            current[s.rep.id] = current.get(s.rep.id, 0.0) + w
+            total += w
+        best = max(candidates, key=lambda s: (current[s.rep.id], -((s.order - c - 1) % n)))
+        current[best.rep.id] -= total
+        if notes is not None:
+            for s in candidates:
+                notes.append(CandidateNote(s.rep.id, s.rep.display, "candidate", "weighted", {"weight": scores[s.rep.id]}))
+    if best is not None:
+        run.cursors[rot_key] = best.rep.id
+        if notes is not None:
+            for note in notes:
+                if note.rep == best.rep.id and note.verdict == "candidate":
+                    note.verdict = "chosen"
+    return best
+
+
+def _why(strategy: str, s: Slot, score: Any) -> dict[str, Any]:
+    if strategy == "least_loaded":
+        return {"load": s.load, "today": s.today}
+    if strategy == "skill_match":
+        return {"score": score, "load": s.load}
+    if strategy == "points_priority":
+        return {"points": s.R.get("points") or 0, "load": s.load}
+    return {"load": s.load}
+
+
+def assign(
+    template: CompiledTemplate,
+    leads: Sequence[Mapping[str, Any]],
+    roster: Sequence[Rep],
+    state: RotationState | None,
+    now: dt.datetime,
+    *,
+    explain: bool = False,
+    exclude: frozenset[str] = frozenset(),
+    policy: str | None = None,
+) -> AssignmentResult:
+    """Grade each lead and pick its owner; returns decisions, the new rotation state and roster.
+
+    ``leads`` are records (typed values, each with an ``id``). ``exclude`` keeps reps out (e.g. the
+    owner a lead is taken from); ``policy`` restricts to one named policy (triggers use it).
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    state = state or RotationState()
+    day = now.astimezone(template.timezone).date()
+    ordered = sort_roster(roster)
+    slots = [Slot(rep, i, day, template.load) for i, rep in enumerate(ordered)]
+    run = _Run(slots, dict(state.cursors), {k: dict(v) for k, v in state.weights.items()})
+    run.index = {s.rep.id: s.order for s in slots}
+    by_id = {s.rep.id: s for s in slots}
+    policies = template.assignment.policies
+    if policy is not None:
+        policies = tuple(p for p in policies if p.name == policy)
+    otherwise = template.assignment.otherwise
+    load = template.load
+    decisions: list[Decision] = []
+    for record in leads:
+        L = template.values(record, now)
+        lead_id = str(record.get("id", ""))
+        try:
+            hits = template.grade_explained(L) if explain else template.grade(L)
+        except EvaluationError as exc:
+            decisions.append(Decision(lead_id, "error", None, None, 0.0, template.outputs(L), None, exc.problems[0], L))
+            continue
+        weight = load.weight(L)
+        trace = Trace([TableHit(t.name, v, rows) for t, v, rows in hits], [], None, load.weight_row(L), weight) if explain and hits is not None else None
+        outcome, owner, chosen_policy = otherwise, None, None
+        for pol in policies:
+            if pol.when is not None and not pol.when.fn(L, None):
+                continue
+            notes: list[CandidateNote] | None = [] if trace is not None else None
+            if pol.strategy.name == "pool":
+                if trace is not None:
+                    trace.policies.append(PolicyNote(pol.name, "pool", [], "pool"))
+                outcome, chosen_policy = "pool", pol.name
+                break
+            slot = _try_policy(pol, L, weight, run, exclude, notes)
+            if slot is not None:
+                slot.take(weight)
+                outcome, owner, chosen_policy = "assigned", slot.rep.id, pol.name
+                if trace is not None:
+                    trace.policies.append(PolicyNote(pol.name, pol.strategy.name, notes or [], "chosen"))
+                break
+            if trace is not None:
+                trace.policies.append(PolicyNote(pol.name, pol.strategy.name, notes or [], pol.on_no_candidate))
+            if pol.on_no_candidate != "next":
+                outcome, chosen_policy = ("pool" if pol.on_no_candidate == "pool" else "escalated"), pol.name
+                break
+        else:
+            outcome = "escalated" if otherwise == "escalate" else "pool"
+            if trace is not None:
+                trace.otherwise = otherwise
+        decisions.append(Decision(lead_id, outcome, owner, chosen_policy, weight, template.outputs(L), trace, None, L))
+    new_state = RotationState(run.cursors, run.weights)
+    return AssignmentResult(decisions, new_state, tuple(by_id[r.id].result() for r in ordered))
+
+
+def owner_eligible(template: CompiledTemplate, policy: Policy, L: Mapping[str, Any], rep: Rep, now: dt.datetime) -> tuple[bool, str | None]:
+    """Whether ``rep`` still qualifies for ``policy`` for this lead (ignoring cap and quotas,
+    which concern new leads). Returns the failing condition's source when not."""
+    day = now.astimezone(template.timezone).date()
+    R = rep.values(day)
+    if policy.eligible is not None and not policy.eligible.fn(L, R):
+        return False, policy.eligible.source
+    return True, None
+
+
+def problems_of(decisions: Sequence[Decision]) -> list[Problem]:
+    """The evaluation problems of a batch, each under the lead's id."""
+    return [d.error.under(d.lead_id) for d in decisions if d.error is not None]

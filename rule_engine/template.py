@@ -1,0 +1,600 @@
+"""Load and compile a template document into an immutable :class:`CompiledTemplate`.
+
+Loading runs in three phases, each reporting every problem it finds before stopping:
+
+1. the document (:mod:`rule_engine.loader`): bytes, YAML/JSON syntax, hostile constructs;
+2. the structure (:mod:`rule_engine.schema`): the shipped JSON Schema;
+3. the meaning (this module and the section compilers): names, types, conditions, table order,
+   strategy options, references between sections.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from rule_engine import analysis
+from rule_engine._compile import Context, get, text
+from rule_engine._regex_safety import regex_problems
+from rule_engine.assignment import AssignmentSpec, LoadSpec, compile_assignment, compile_load
+from rule_engine.conditions import NOW_KEY, Env, parse_tree, walk
+from rule_engine.conditions import Name as NameNode
+from rule_engine.errors import (
+    CompileError,
+    ConditionError,
+    EvaluationError,
+    PathPart,
+    Problem,
+    SchemaError,
+)
+from rule_engine.fields import FieldDef, Option, Text, coerce
+from rule_engine.loader import Document, load_document, parse_document
+from rule_engine.points import PointsSpec, compile_points
+from rule_engine.reclaim import ReclaimSpec, compile_reclaim
+from rule_engine.schema import schema_problems
+from rule_engine.segments import Row, Table
+from rule_engine.triggers import Trigger, compile_triggers
+from rule_engine.types import (
+    BOOLEAN,
+    DATE,
+    DATETIME,
+    NUMBER,
+    STRING,
+    ValueType,
+)
+
+__all__ = [
+    "LEAD_BUILTINS",
+    "REP_BUILTINS",
+    "CompiledTemplate",
+    "FormDef",
+    "HandoverSpec",
+    "compile_document",
+    "load_template",
+    "loads_template",
+]
+
+LEAD_BUILTINS: Mapping[str, ValueType] = {
+    "id": STRING,
+    "owner": STRING,
+    "previous_owner": STRING,
+    "created_at": DATETIME,
+    "assigned_at": DATETIME,
+    "first_followup_at": DATETIME,
+    "last_followup_at": DATETIME,
+    "followup_count": NUMBER,
+    "reclaim_count": NUMBER,
+    "reclaimed_at": DATETIME,
+    "days_since_created": NUMBER,
+    "days_since_assigned": NUMBER,
+    "days_since_last_followup": NUMBER,
+    "now": DATETIME,
+    "today": DATE,
+}
+_LEAD_TIMESTAMPS = ("created_at", "assigned_at", "first_followup_at", "last_followup_at", "reclaimed_at")
+_LEAD_COUNTS = ("followup_count", "reclaim_count")
+_RESERVED_LEAD = frozenset(LEAD_BUILTINS) | {"lead", "rep", "team"}
+
+REP_BUILTINS: Mapping[str, ValueType] = {
+    "id": STRING,
+    "name": STRING,
+    "team": STRING,
+    "manager": STRING,
+    "status": ValueType("string", options=frozenset({"active", "paused", "inactive"})),
+    "on_leave": BOOLEAN,
+    "load": NUMBER,
+    "open_count": NUMBER,
+    "assigned_today": NUMBER,
+    "assigned_week": NUMBER,
+    "points": NUMBER,
+    "cap": NUMBER,
+    "held_from_pool": NUMBER,
+    "claims_today": NUMBER,
+}
+
+
+@dataclass(frozen=True)
+class FormDef:
+    """A named form: lead fields it shows and fields of its own."""
+
+    name: str
+    title: Text
+    include: tuple[str, ...]
+    fields: Mapping[str, FieldDef]
+
+
+@dataclass(frozen=True)
+class HandoverSpec:
+    form: str
+    require_ack: bool = True
+
+
+@dataclass(frozen=True)
+class CompiledTemplate:
+    """A template ready to run. Immutable; compile once, evaluate many times."""
+
+    name: str
+    title: Text
+    description: Text | None
+    timezone: ZoneInfo
+    fields: Mapping[str, FieldDef]
+    rep_fields: Mapping[str, FieldDef]
+    segments: tuple[Table, ...]
+    load: LoadSpec
+    assignment: AssignmentSpec
+    reclaim: ReclaimSpec | None
+    triggers: tuple[Trigger, ...]
+    handover: HandoverSpec | None
+    points: PointsSpec | None
+    forms: Mapping[str, FormDef]
+    data: Mapping[str, Any] = field(repr=False, compare=False)
+    fingerprint: str = ""
+    lead_env: Env | None = field(default=None, repr=False, compare=False)
+    rep_env: Env | None = field(default=None, repr=False, compare=False)
+
+    # -- records ---------------------------------------------------------------------------------
+
+    def lead_record(self, raw: Mapping[str, Any], *, text: bool = False) -> tuple[dict[str, Any], list[Problem]]:
+        """Typed values of one lead from raw input (CSV text when ``text``); problems per field."""
+        return _record(raw, self.fields, LEAD_BUILTIN_FIELDS, self.timezone, text=text, check_required=True)
+
+    def values(self, record: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
+        """The mapping conditions read for one lead at ``now`` (record + derived values + clock)."""
+        L = dict(record)
+        L[NOW_KEY] = now
+        L["now"] = now
+        L["today"] = now.astimezone(self.timezone).date()
+        created = L.get("created_at")
+        assigned = L.get("assigned_at")
+        last = L.get("last_followup_at") or assigned
+        L["days_since_created"] = (now - created).total_seconds() / 86400.0 if created else None
+        L["days_since_assigned"] = (now - assigned).total_seconds() / 86400.0 if assigned else None
+        L["days_since_last_followup"] = (now - last).total_seconds() / 86400.0 if last else None
+        if L.get("followup_count") is None:
+            L["followup_count"] = 0
+        if L.get("reclaim_count") is None:
+            L["reclaim_count"] = 0
+        return L
+
+    # -- grading ---------------------------------------------------------------------------------
+
+    def grade(self, L: dict[str, Any]) -> None:
+        """Evaluate every table in order, writing each output into ``L``. May raise EvaluationError."""
+        for table in self.segments:
+            L[table.name] = table.value(L)
+
+    def grade_explained(self, L: dict[str, Any]) -> list[tuple[Table, Any, tuple[int, ...]]]:
+        """Like :meth:`grade`, also returning each table's output and the rows that decided it."""
+        hits = []
+        for table in self.segments:
+            value, rows = table.explain(L)
+            L[table.name] = value
+            hits.append((table, value, rows))
+        return hits
+
+    def outputs(self, L: Mapping[str, Any]) -> dict[str, Any]:
+        """The segment outputs in ``L``, as plain JSON-able values."""
+        return {t.name: _jsonable(L.get(t.name)) for t in self.segments}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _builtin_field(name: str, t: str) -> FieldDef:
+    return FieldDef(name=name, type=t, title=Text(name, name))
+
+
+LEAD_BUILTIN_FIELDS: Mapping[str, FieldDef] = {
+    **{"id": _builtin_field("id", "string"), "owner": _builtin_field("owner", "string"),
+       "previous_owner": _builtin_field("previous_owner", "string")},
+    **{k: _builtin_field(k, "datetime") for k in _LEAD_TIMESTAMPS},
+    **{k: FieldDef(name=k, type="integer", title=Text(k, k), minimum=0) for k in _LEAD_COUNTS},
+}
+
+
+def _record(
+    raw: Mapping[str, Any],
+    fields: Mapping[str, FieldDef],
+    builtins: Mapping[str, FieldDef],
+    tz: ZoneInfo,
+    *,
+    text: bool,
+    check_required: bool,
+) -> tuple[dict[str, Any], list[Problem]]:
+    values: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for key, raw_value in raw.items():
+        fdef = fields.get(key) or builtins.get(key)
+        if fdef is None:
+            continue
+        value, problem = coerce(fdef, raw_value, tz, text=text)
+        if problem is not None:
+            problems.append(problem.under(key))
+        elif value is not None:
+            values[key] = value
+    for name, fdef in fields.items():
+        if name not in values and fdef.default is not None and (name not in raw or raw.get(name) in (None, "")):
+            values[name] = fdef.default
+    if check_required:
+        bad = {p.path[0] for p in problems}
+        for name, fdef in fields.items():
+            if name in values or name in bad:
+                continue
+            visible = fdef.visible_when is None or _safe(fdef.visible_when, values)
+            required = fdef.required or (fdef.required_when is not None and _safe(fdef.required_when, values))
+            if visible and required:
+                problems.append(Problem.make("field.required", "this field is required", "此项为必填", (name,)))
+    return values, problems
+
+
+def _safe(cond: Any, values: Mapping[str, Any]) -> bool:
+    try:
+        return bool(cond(values, None))
+    except Exception:  # a condition over incomplete input: treat as not holding
+        return False
+
+
+# ------------------------------------------------------------------------------------------------
+# Loading
+# ------------------------------------------------------------------------------------------------
+
+
+def load_template(path: str | os.PathLike[str]) -> CompiledTemplate:
+    """Load, validate and compile a template file; raises TemplateError with located problems."""
+    return compile_document(load_document(path))
+
+
+def loads_template(text: str | bytes, source: str = "<template>") -> CompiledTemplate:
+    """Like :func:`load_template`, from a string."""
+    return compile_document(parse_document(text, source))
+
+
+def compile_document(doc: Document) -> CompiledTemplate:
+    """Validate a parsed document against the schema, then compile it."""
+    problems = schema_problems(doc.data)
+    if problems:
+        raise doc.located_error(SchemaError(_sorted(problems)))
+    compiled, problems = _compile(doc.data)
+    if problems or compiled is None:
+        raise doc.located_error(CompileError(_sorted(problems)))
+    return compiled
+
+
+def _sorted(problems: Sequence[Problem]) -> list[Problem]:
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for p in problems:
+        key = (p.path, p.code, p.en)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def _field_defs(
+    data: Mapping[str, Any], path: tuple[PathPart, ...], ctx: Context, problems: list[Problem]
+) -> dict[str, FieldDef]:
+    out: dict[str, FieldDef] = {}
+    for order, (name, spec) in enumerate(data.items()):
+        here = (*path, name)
+        options = tuple(
+            Option(o, Text(o, o)) if isinstance(o, str) else Option(str(o["value"]), text(o.get("title"), str(o["value"])))
+            for o in get(spec, "options", [])
+        )
+        seen: set[str] = set()
+        for i, o in enumerate(options):
+            if o.value in seen:
+                ctx.report((*here, "options", i), "compile.duplicate", "option {v!r} is listed twice", "选项 {v!r} 重复", v=o.value)
+            seen.add(o.value)
+        pattern = None
+        if spec.get("pattern") is not None:
+            bad = regex_problems(spec["pattern"])
+            if bad:
+                problems.extend(p.under(*here, "pattern") for p in bad)
+            else:
+                import re
+
+                pattern = re.compile(spec["pattern"])
+        fdef = FieldDef(
+            name=name,
+            type=spec["type"],
+            title=text(spec.get("title"), name),
+            description=text(spec["description"]) if spec.get("description") is not None else None,
+            required=bool(spec.get("required", False)),
+            unique=bool(spec.get("unique", False)),
+            group=text(spec["group"]) if spec.get("group") is not None else None,
+            order=int(spec.get("order", order)),
+            widget=spec.get("widget"),
+            minimum=spec.get("minimum"),
+            maximum=spec.get("maximum"),
+            min_length=spec.get("min_length"),
+            max_length=spec.get("max_length"),
+            pattern=pattern,
+            options=options,
+            max_items=spec.get("max_items"),
+        )
+        if spec.get("default") is not None:
+            value, problem = coerce(fdef, spec["default"], ZoneInfo("UTC"))
+            if problem is not None:
+                problems.append(problem.under(*here, "default"))
+            else:
+                fdef = replace(fdef, default=value)
+        out[name] = fdef
+    return out
+
+
+def _attach_field_conditions(
+    defs: dict[str, FieldDef], data: Mapping[str, Any], path: tuple[PathPart, ...], ctx: Context, env: Env
+) -> None:
+    for name in list(defs):
+        spec = data.get(name) or {}
+        conditions = {
+            key: ctx.condition(spec[key], (*path, name, key), env)
+            for key in ("visible_when", "required_when")
+            if spec.get(key) is not None
+        }
+        if conditions:
+            defs[name] = replace(defs[name], **conditions)
+
+
+def _table_reads(rules: Sequence[Mapping[str, Any]]) -> set[str]:
+    names: set[str] = set()
+    for rule in rules:
+        for key in ("when", "output_expr"):
+            src = rule.get(key)
+            if src is None:
+                continue
+            try:
+                node = parse_tree(src)
+            except ConditionError:
+                continue
+            names.update(n.name for n in walk(node) if isinstance(n, NameNode) and n.scope == "lead")
+    return names
+
+
+def _table_cycles(tables: Sequence[Mapping[str, Any]], ctx: Context) -> set[int]:
+    """Report tables that depend on each other; returns the indexes involved in a cycle."""
+    index = {t["name"]: i for i, t in enumerate(tables)}
+    deps = {i: {index[n] for n in _table_reads(t.get("rules", [])) if n in index and index[n] != i} for i, t in enumerate(tables)}
+    for i, t in enumerate(tables):
+        if t["name"] in _table_reads(t.get("rules", [])):
+            ctx.report(
+                ("segments", i, "name"), "compile.cycle", "table {t!r} reads its own output", "分级表 {t!r} 读取了自己的输出", t=t["name"]
+            )
+    in_cycle: set[int] = set()
+    color: dict[int, int] = {}
+    stack: list[int] = []
+
+    def visit(i: int) -> None:
+        color[i] = 1
+        stack.append(i)
+        for j in sorted(deps[i]):
+            if color.get(j) == 1:
+                cycle = stack[stack.index(j):] + [j]
+                members = set(cycle)
+                if not members & in_cycle:
+                    ctx.report(
+                        ("segments", j, "name"),
+                        "compile.cycle",
+                        "tables depend on each other: {chain}",
+                        "分级表之间循环依赖:{chain}",
+                        chain=" → ".join(tables[k]["name"] for k in cycle),
+                    )
+                in_cycle.update(members)
+            elif j not in color:
+                visit(j)
+        stack.pop()
+        color[i] = 2
+
+    for i in range(len(tables)):
+        if i not in color:
+            visit(i)
+    return in_cycle
+
+
+def _literal_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "list"
+
+
+def _compile_segments(data: Sequence[Mapping[str, Any]], ctx: Context, lead_types: dict[str, ValueType]) -> tuple[Table, ...]:
+    tables: list[Table] = []
+    names = [t["name"] for t in data]
+    in_cycle = _table_cycles(data, ctx)
+    seen: dict[str, int] = {}
+    for i, spec in enumerate(data):
+        name = spec["name"]
+        here: tuple[PathPart, ...] = ("segments", i)
+        if name in seen:
+            ctx.report((*here, "name"), "compile.duplicate", "table {t!r} is defined twice (first at segments[{j}])", "分级表 {t!r} 重复定义(第一次在 segments[{j}])", t=name, j=seen[name])
+            continue
+        seen[name] = i
+        if name in lead_types:
+            ctx.report((*here, "name"), "compile.name", "{t!r} is already a field name; a table needs its own name", "{t!r} 已经是字段名,分级表需要另起名称", t=name)
+            continue
+        later = {n: f"table {n!r}" for n in names[i + 1:]}
+        env = Env(lead_types, None, ctx.lead_env.timezone, later, "in a segment table", "分级表中")
+        policy = spec.get("hit_policy", "first")
+        rows: list[Row] = []
+        out_types: set[str] = set()
+        str_outputs: set[str] = set()
+        ok = i not in in_cycle
+        for r, row in enumerate(spec["rules"]):
+            rpath = (*here, "rules", r)
+            when = ctx.condition(row.get("when"), (*rpath, "when"), env) if i not in in_cycle else None
+            if row.get("when") is not None and when is None:
+                ok = False
+            expr = None
+            if row.get("output_expr") is not None:
+                expr = ctx.expression(row["output_expr"], (*rpath, "output_expr"), env, expect=("number", "string", "boolean"))
+                if expr is None:
+                    ok = False
+                else:
+                    out_types.add(expr.type.kind)
+            else:
+                out_types.add(_literal_type(row["output"]))
+                if isinstance(row["output"], str):
+                    str_outputs.add(row["output"])
+            rows.append(Row(when, row.get("output"), expr, text(row["title"]) if row.get("title") is not None else None))
+        has_default = "default" in spec and spec["default"] is not None
+        if has_default:
+            out_types.add(_literal_type(spec["default"]))
+            if isinstance(spec["default"], str):
+                str_outputs.add(spec["default"])
+        out_types.discard("any")
+        aggregate = spec.get("aggregate")
+        if policy == "collect" and aggregate in ("sum", "min", "max") and out_types - {"number"}:
+            ctx.report((*here, "aggregate"), "compile.type", "'{a}' needs numeric outputs", "'{a}' 需要数字输出", a=aggregate)
+            ok = False
+        elif policy in ("rule_order",) or (policy == "collect" and aggregate in (None, "list")):
+            if has_default and not isinstance(spec["default"], list):
+                out_types.discard(_literal_type(spec["default"]))
+                ctx.report((*here, "default"), "compile.type", "this table gives a list, so its default must be a list", "该分级表输出列表,默认值也必须是列表")
+                ok = False
+        if len(out_types) > 1:
+            ctx.report((*here, "rules"), "compile.type", "outputs of one table must share a type (found: {kinds})", "同一分级表的输出必须是同一类型(现为:{kinds})", kinds=", ".join(sorted(out_types)))
+            ok = False
+        kind = out_types.pop() if len(out_types) == 1 else "any"
+        options = frozenset(str_outputs) if kind == "string" and all(r.output_expr is None for r in rows) else None
+        if policy == "priority":
+            for p, value in enumerate(spec.get("priorities", [])):
+                if value not in {row.get("output") for row in spec["rules"]} | ({spec.get("default")} if has_default else set()):
+                    ctx.report((*here, "priorities", p), "compile.reference", "{v!r} is not an output of this table", "{v!r} 不是该分级表的输出", v=value, suggestion=None)
+        if policy == "collect" and aggregate == "count":
+            out_type = NUMBER
+        elif policy == "collect" and aggregate in (None, "list") or policy == "rule_order":
+            out_type = ValueType("list", kind, options)
+        else:
+            out_type = ValueType(kind, options=options)
+        lead_types[name] = out_type
+        if not ok:
+            continue
+        table = Table.build(
+            name,
+            text(spec.get("title"), name),
+            policy,
+            rows,
+            default=tuple(spec["default"]) if isinstance(spec.get("default"), list) else spec.get("default"),
+            has_default=has_default,
+            aggregate=aggregate,
+            priorities=spec.get("priorities", ()),
+        )
+        for p in analysis.table_problems(table, lead_types):
+            ctx.problems.append(p.under(*here))
+        tables.append(table)
+    return tuple(tables)
+
+
+def _compile_forms(data: Mapping[str, Any], ctx: Context, lead_defs: Mapping[str, FieldDef], lead_types: Mapping[str, ValueType], problems: list[Problem]) -> dict[str, FormDef]:
+    forms: dict[str, FormDef] = {}
+    for name, spec in data.items():
+        here: tuple[PathPart, ...] = ("forms", name)
+        include = tuple(spec.get("include", ()))
+        for i, f in enumerate(include):
+            ctx.reference(f, list(lead_defs), (*here, "include", i), "lead field", "线索字段")
+        own = spec.get("fields") or {}
+        defs = _field_defs(own, (*here, "fields"), ctx, problems)
+        for fname in defs:
+            if fname in lead_defs:
+                ctx.report((*here, "fields", fname), "compile.name", "{f!r} is already a lead field; list it under include", "{f!r} 已是线索字段,请放在 include 中", f=fname)
+        types = dict(lead_types)
+        types.update({k: d.value_type for k, d in defs.items()})
+        env = Env(types, None, ctx.lead_env.timezone, {}, "in a form", "表单中")
+        _attach_field_conditions(defs, own, (*here, "fields"), ctx, env)
+        forms[name] = FormDef(name, text(spec.get("title"), name), include, defs)
+    return forms
+
+
+def _compile(data: Mapping[str, Any]) -> tuple[CompiledTemplate | None, list[Problem]]:
+    problems: list[Problem] = []
+    tz_name = data.get("timezone", "Asia/Shanghai")
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(Problem.make("compile.timezone", "unknown timezone {tz!r} (use an IANA name such as Asia/Shanghai)", "未知的时区 {tz!r}(请使用 IANA 名称,如 Asia/Shanghai)", ("timezone",), tz=tz_name))
+        tz, tz_name = ZoneInfo("Asia/Shanghai"), "Asia/Shanghai"
+
+    base = Env({}, None, tz_name)
+    ctx = Context(base, base, base, problems)
+
+    lead_defs = _field_defs(data["fields"], ("fields",), ctx, problems)
+    for name in lead_defs:
+        if name in _RESERVED_LEAD:
+            ctx.report(("fields", name), "compile.reserved", "{n!r} is a built-in name; choose another field name", "{n!r} 是内置名称,请换一个字段名", n=name)
+    rep_defs = _field_defs(data.get("rep_fields") or {}, ("rep_fields",), ctx, problems)
+    for name in rep_defs:
+        if name in REP_BUILTINS:
+            ctx.report(("rep_fields", name), "compile.reserved", "{n!r} is a built-in rep attribute; choose another name", "{n!r} 是销售的内置属性,请换一个名称", n=name)
+
+    field_types: dict[str, ValueType] = {k: v for k, v in LEAD_BUILTINS.items()}
+    field_types.update({k: d.value_type for k, d in lead_defs.items()})
+    rep_types: dict[str, ValueType] = dict(REP_BUILTINS)
+    rep_types.update({k: d.value_type for k, d in rep_defs.items()})
+
+    field_env = Env(dict(field_types), None, tz_name, {}, "in a field", "字段中")
+    _attach_field_conditions(lead_defs, data["fields"], ("fields",), ctx, field_env)
+    _attach_field_conditions(rep_defs, data.get("rep_fields") or {}, ("rep_fields",), ctx, Env(rep_types, None, tz_name))
+
+    lead_types = dict(field_types)
+    segments = _compile_segments(data.get("segments") or [], ctx, lead_types)
+
+    ctx.lead_env = Env(lead_types, None, tz_name, {}, "here (no rep is being considered)", "此处(没有具体的销售)")
+    ctx.rep_env = Env(lead_types, rep_types, tz_name)
+    ctx.rep_only_env = Env({}, rep_types, tz_name, {}, "in a rep-only expression", "仅针对销售的表达式中")
+    ctx.table_names = tuple(t["name"] for t in data.get("segments") or [])
+    ctx.policy_names = tuple(p["name"] for p in (data.get("assignment") or {}).get("policies", []))
+    ctx.form_names = tuple((data.get("forms") or {}).keys())
+
+    load = compile_load(data.get("load"), ctx)
+    assignment = compile_assignment(data.get("assignment"), ctx, load)
+    reclaim = compile_reclaim(data.get("reclaim"), ctx)
+    triggers = compile_triggers(data.get("triggers"), ctx)
+    points = compile_points(data.get("points"), ctx)
+    forms = _compile_forms(data.get("forms") or {}, ctx, lead_defs, lead_types, problems)
+
+    handover = None
+    if data.get("handover") is not None:
+        h = data["handover"]
+        ctx.reference(h["form"], list(forms), ("handover", "form"), "form", "表单")
+        handover = HandoverSpec(h["form"], bool(h.get("require_ack", True)))
+
+    if problems:
+        return None, problems
+    fingerprint = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+    return (
+        CompiledTemplate(
+            name=data["name"],
+            title=text(data["title"]),
+            description=text(data["description"]) if data.get("description") is not None else None,
+            timezone=tz,
+            fields=lead_defs,
+            rep_fields=rep_defs,
+            segments=segments,
+            load=load,
+            assignment=assignment,
+            reclaim=reclaim,
+            triggers=triggers,
+            handover=handover,
+            points=points,
+            forms=forms,
+            data=data,
+            fingerprint=fingerprint,
+            lead_env=ctx.lead_env,
+            rep_env=ctx.rep_env,
+        ),
+        [],
+    )
