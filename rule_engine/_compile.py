@@ -24,6 +24,7 @@ class Context:
     policy_names: tuple[str, ...] = ()
     table_names: tuple[str, ...] = ()
     form_names: tuple[str, ...] = ()
+    lead_reads: set[str] = field(default_factory=set)  # every lead name a compiled condition reads
 
     def report(self, path: Sequence[PathPart], code: str, en: str, zh: str, *, suggestion: str | None = None, **params: Any) -> None:
         self.problems.append(Problem.make(code, en, zh, path, suggestion=suggestion, **params))
@@ -33,20 +34,24 @@ class Context:
         if source is None:
             return None
         try:
-            return compile_condition(source, env or self.lead_env)
+            cond = compile_condition(source, env or self.lead_env)
         except ConditionError as exc:
             self.problems.extend(p.under(*path) for p in exc.problems)
             return None
+        self.lead_reads |= cond.lead_names
+        return cond
 
     def expression(self, source: Any, path: Sequence[PathPart], env: Env | None = None, expect: tuple[str, ...] = ("number",)) -> Expression | None:
         """Compile an expression, or report its problems under ``path`` and return None."""
         if source is None:
             return None
         try:
-            return compile_expression(source, env or self.lead_env, expect=expect)
+            expr = compile_expression(source, env or self.lead_env, expect=expect)
         except ConditionError as exc:
             self.problems.extend(p.under(*path) for p in exc.problems)
             return None
+        self.lead_reads |= expr.lead_names
+        return expr
 
     def reference(self, name: Any, known: Sequence[str], path: Sequence[PathPart], what_en: str, what_zh: str) -> bool:
         """Report ``name`` if it is not one of ``known``."""

@@ -17,15 +17,15 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from rule_engine.conditions import And, Compare, Const, ListLit, Name, Node, Not, _fmt_value
+from rule_engine.conditions import And, Compare, Const, ListLit, Name, Node, Not, format_value
 from rule_engine.errors import Problem
-from rule_engine.segments import Table
+from rule_engine.segments import Table, first_hit, lookup, priority_order
 from rule_engine.types import ValueType
 
-__all__ = ["table_problems"]
+__all__ = ["optimize", "table_problems"]
 
 _MAX_COMBINATIONS = 5000
 
@@ -169,9 +169,9 @@ def _witness(box: Box) -> str:
         c = box[name]
         if isinstance(c, Range):
             v = c.sample()
-            parts.append(f"{name} = {_fmt_value(int(v) if float(v).is_integer() else v)}")
+            parts.append(f"{name} = {format_value(int(v) if float(v).is_integer() else v)}")
         else:
-            parts.append(f"{name} = {_fmt_value(sorted(c, key=str)[0])}")
+            parts.append(f"{name} = {format_value(sorted(c, key=str)[0])}")
     return ", ".join(parts) if parts else "any lead"
 
 
@@ -207,7 +207,7 @@ def _gap(boxes: list[Box], types: Mapping[str, ValueType]) -> str | None:
                 points.append((x + bounds[i + 1]) / 2)
         for p in points:
             if not any(_contains(b, {name: p}) for b in boxes):
-                return f"{name} = {_fmt_value(int(p) if float(p).is_integer() else p)}"
+                return f"{name} = {format_value(int(p) if float(p).is_integer() else p)}"
         return None
     domains = []
     for n in names:
@@ -220,7 +220,7 @@ def _gap(boxes: list[Box], types: Mapping[str, ValueType]) -> str | None:
     for combo in itertools.product(*domains):
         point = dict(zip(names, combo))
         if not any(_contains(b, point) for b in boxes):
-            return ", ".join(f"{n} = {_fmt_value(v)}" for n, v in point.items())
+            return ", ".join(f"{n} = {format_value(v)}" for n, v in point.items())
     return None
 
 
@@ -259,3 +259,62 @@ def table_problems(table: Table, types: Mapping[str, ValueType]) -> list[Problem
                 )
             )
     return problems
+
+
+_MAX_INDEX_KEYS = 10_000
+
+
+def _disjoint(boxes: list[Box | None]) -> bool:
+    if any(b is None for b in boxes):
+        return False
+    return all(_intersects(a, b) is None for a, b in itertools.combinations(boxes, 2))  # type: ignore[arg-type]
+
+
+def _index(table: Table, boxes: list[Box | None], order: list[int]) -> tuple[tuple[str, ...], dict[tuple[Any, ...], tuple[int, Any]]] | None:
+    """When every row is equalities (or `in` sets) over the same fields: key tuple -> (row, output)."""
+    if not boxes or any(b is None or not b for b in boxes) or any(r.output_expr is not None for r in table.rows):
+        return None
+    fields = tuple(sorted(boxes[0]))  # type: ignore[arg-type]
+    if any(tuple(sorted(b)) != fields for b in boxes):  # type: ignore[arg-type]
+        return None
+    if any(not isinstance(c, frozenset) for b in boxes for c in b.values()):  # type: ignore[union-attr]
+        return None
+    index: dict[tuple[Any, ...], tuple[int, Any]] = {}
+    for i in order:
+        box = boxes[i]
+        assert box is not None
+        sets = [sorted(box[f], key=repr) for f in fields]  # type: ignore[arg-type]
+        if math.prod(len(x) for x in sets) + len(index) > _MAX_INDEX_KEYS:
+            return None
+        for key in itertools.product(*sets):
+            index.setdefault(key, (i, table.rows[i].output))
+    return fields, index
+
+
+def optimize(table: Table, types: Mapping[str, ValueType]) -> Table:
+    """The same table with faster closures where the rows allow it; results are unchanged.
+
+    - ``priority`` with fixed outputs is already a first hit over rows sorted by priority;
+    - ``unique`` and ``any`` whose rows are proven disjoint are a first hit (at most one row matches);
+    - a first hit over rows that are all equalities on the same fields is a dictionary lookup.
+    """
+    boxes = [_box(r.when.node if r.when else None, types) for r in table.rows]
+    policy = table.hit_policy
+    if policy == "first":
+        order = list(range(len(table.rows)))
+    elif policy == "priority" and all(r.output_expr is None for r in table.rows):
+        rank = {v: i for i, v in enumerate(priority_order(table.rows, table.priorities))}
+        order = sorted(range(len(table.rows)), key=lambda i: (rank[table.rows[i].output], i))
+    elif policy in ("unique", "any") and _disjoint(boxes):
+        order = list(range(len(table.rows)))
+    else:
+        return table
+    default = table.default if table.has_default else None
+    indexed = _index(table, boxes, order)
+    if indexed is not None:
+        value, explain = lookup(indexed[0], indexed[1], default)
+    elif policy == "first":
+        return table
+    else:
+        value, explain = first_hit(table.rows, default, order)
+    return replace(table, value=value, explain=explain)

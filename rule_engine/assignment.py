@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rule_engine._compile import Context, get, text
-from rule_engine.conditions import Condition, Expression, conjuncts
+from rule_engine.conditions import NOW_KEY, Condition, Expression, conjuncts
 from rule_engine.errors import EvaluationError, PathPart, Problem
 from rule_engine.fields import Text
 from rule_engine.roster import Rep, RotationState, sort_roster
-from rule_engine.trace import CandidateNote, Decision, PolicyNote, TableHit, Trace
+from rule_engine.trace import CandidateNote, Decision, PolicyNote, Trace
 
 if TYPE_CHECKING:
     from rule_engine.template import CompiledTemplate
@@ -71,10 +71,11 @@ class LoadSpec:
         return None
 
     @staticmethod
-    def per_rep(value: Expression | float | None, R: Mapping[str, Any]) -> float | None:
+    def per_rep(value: Expression | float | None, R: Mapping[str, Any], L0: Mapping[str, Any] | None = None) -> float | None:
+        """A number, or a rep expression evaluated for this rep (``L0`` carries the clock)."""
         if value is None or isinstance(value, (int, float)):
             return value
-        result = value.fn({}, R)
+        result = value.fn(L0 or {}, R)
         return None if result is None else float(result)
 
 
@@ -112,20 +113,21 @@ def compile_load(data: Mapping[str, Any] | None, ctx: Context) -> LoadSpec:
 class Slot:
     """A rep's working state during one batch."""
 
-    __slots__ = ("rep", "R", "order", "load", "cap", "today", "week", "daily", "weekly", "unavailable", "assigned")
+    __slots__ = ("rep", "name", "R", "order", "load", "cap", "today", "week", "daily", "weekly", "unavailable", "assigned")
 
-    def __init__(self, rep: Rep, order: int, day: dt.date, load: LoadSpec) -> None:
+    def __init__(self, rep: Rep, order: int, day: dt.date, load: LoadSpec, L0: Mapping[str, Any]) -> None:
         self.rep = rep
+        self.name = rep.display
         self.order = order
         R = rep.values(day)
-        self.cap = LoadSpec.per_rep(load.cap, R)
+        self.cap = LoadSpec.per_rep(load.cap, R, L0)
         R["cap"] = self.cap
         self.R = R
         self.load = float(rep.load)
         self.today = rep.assigned_today
         self.week = rep.assigned_week
-        self.daily = LoadSpec.per_rep(load.daily_quota, R)
-        self.weekly = LoadSpec.per_rep(load.weekly_quota, R)
+        self.daily = LoadSpec.per_rep(load.daily_quota, R, L0)
+        self.weekly = LoadSpec.per_rep(load.weekly_quota, R, L0)
         self.unavailable = rep.unavailable_reason(day)
         self.assigned = 0
 
@@ -168,7 +170,7 @@ class Strategy:
     admit: Callable[[Slot, Mapping[str, Any], Mapping[str, Any]], Any] | None
     # sort key among admitted candidates: (slot, score, rotation position) -> comparable
     key: Callable[[Slot, Any, int], Any]
-    rotation_key: Callable[[str, Mapping[str, Any], Mapping[str, Any]], str] = lambda policy, L, opts: policy
+    rotation_key: Callable[[str, Mapping[str, Any], Mapping[str, Any]], str] | None = None  # None: one rotation per policy
 
 
 def _no_options(spec: Mapping[str, Any], ctx: Context, path: tuple[PathPart, ...]) -> Mapping[str, Any]:
@@ -205,13 +207,17 @@ def _skill_admit(slot: Slot, L: Mapping[str, Any], opts: Mapping[str, Any]) -> A
     return value
 
 
+def _points_admit(slot: Slot, L: Mapping[str, Any], opts: Mapping[str, Any]) -> Any:
+    return slot.R.get("points") or 0
+
+
 def _weighted_options(spec: Mapping[str, Any], ctx: Context, path: tuple[PathPart, ...]) -> Mapping[str, Any]:
     weight = _number_or_rep_expr(spec.get("weight", 1), ctx, (*path, "weight"))
     return {"weight": weight}
 
 
 def _weighted_admit(slot: Slot, L: Mapping[str, Any], opts: Mapping[str, Any]) -> Any:
-    w = LoadSpec.per_rep(opts["weight"], slot.R)
+    w = LoadSpec.per_rep(opts["weight"], slot.R, L)
     if w is None or w <= 0:
         return ("zero_weight", {"weight": w})
     return w
@@ -272,9 +278,7 @@ STRATEGIES: dict[str, Strategy] = {
             _skill_admit,
             lambda s, score, pos: (-score, s.load, pos),
         ),
-        Strategy(
-            "points_priority", (), _no_options, None, lambda s, score, pos: (-(s.R.get("points") or 0), s.load, pos)
-        ),
+        Strategy("points_priority", (), _no_options, _points_admit, lambda s, score, pos: (-score, s.load, pos)),
         Strategy(
             "by_field",
             ("field", "owners", "owner_field"),
@@ -350,7 +354,7 @@ def compile_assignment(data: Mapping[str, Any] | None, ctx: Context, load: LoadS
         mixed: list[Condition] = []
         if eligible is not None:
             for part in conjuncts(eligible, ctx.rep_env):
-                if not part.lead_names:
+                if not part.lead_names and not part.rep_names & DYNAMIC_REP_ATTRS:
                     rep_only.append(part)
                 elif not part.rep_names:
                     lead_only.append(part)
@@ -385,137 +389,136 @@ class AssignmentResult:
     roster: tuple[Rep, ...]
 
 
+# Rep attributes that change while a batch runs; conditions reading them are checked per lead.
+DYNAMIC_REP_ATTRS = frozenset({"load", "open_count", "assigned_today", "assigned_week"})
+
+
 @dataclass
 class _Run:
     slots: list[Slot]
     cursors: dict[str, str]
     weights: dict[str, dict[str, float]]
-    static: dict[str, list[Slot]] = field(default_factory=dict)
+    L0: Mapping[str, Any]
     index: dict[str, int] = field(default_factory=dict)
+    static: dict[str, tuple[list[Slot], tuple[CandidateNote, ...]]] = field(default_factory=dict)
 
 
-def _static_candidates(policy: Policy, run: _Run, exclude: frozenset[str]) -> list[Slot]:
-    key = policy.name
-    cached = run.static.get(key)
-    if cached is None:
-        cached = [
-            s
-            for s in run.slots
-            if s.unavailable is None and s.rep.id not in exclude and all(c.fn({}, s.R) for c in policy.rep_only)
-        ]
-        run.static[key] = cached
+def _static(policy: Policy, run: _Run, exclude: frozenset[str]) -> tuple[list[Slot], tuple[CandidateNote, ...]]:
+    """Candidates of a policy before any lead is seen, and notes on the reps left out (shared by every lead)."""
+    cached = run.static.get(policy.name)
+    if cached is not None:
+        return cached
+    keep: list[Slot] = []
+    notes: list[CandidateNote] = []
+    for s in run.slots:
+        if s.rep.id in exclude:
+            notes.append(CandidateNote(s.rep.id, s.rep.display, "excluded"))
+        elif s.unavailable is not None:
+            notes.append(CandidateNote(s.rep.id, s.rep.display, s.unavailable))
+        else:
+            failed = next((c for c in policy.rep_only if not c.fn(run.L0, s.R)), None)
+            if failed is None:
+                keep.append(s)
+            else:
+                notes.append(CandidateNote(s.rep.id, s.name, "not_eligible", failed, s.R))
+    cached = (keep, tuple(notes))
+    run.static[policy.name] = cached
     return cached
 
 
-def _skip_note(slot: Slot, reason: str, data: Mapping[str, Any]) -> CandidateNote:
-    return CandidateNote(slot.rep.id, slot.rep.display, "skipped", reason, dict(data))
+Runner = Callable[[dict[str, Any], float, "PolicyNote | None"], "Slot | None"]
 
 
-def _try_policy(
-    policy: Policy, L: dict[str, Any], weight: float, run: _Run, exclude: frozenset[str], notes: list[CandidateNote] | None
-) -> Slot | None:
+def _runner(policy: Policy, run: _Run, exclude: frozenset[str]) -> Runner:
+    """A closure that picks an owner under ``policy`` for one lead, with everything bound once per batch."""
     strategy = policy.strategy
-    if notes is not None:
-        # Reps left out before any lead was seen: unavailable or failing a rep-only condition.
-        static_ids = {s.rep.id for s in _static_candidates(policy, run, exclude)}
-        for s in run.slots:
-            if s.rep.id in static_ids:
-                continue
-            if s.rep.id in exclude:
-                notes.append(_skip_note(s, "excluded", {}))
-            elif s.unavailable is not None:
-                notes.append(_skip_note(s, s.unavailable, {}))
-            else:
-                failed = next(c for c in policy.rep_only if not c.fn({}, s.R))
-                notes.append(_skip_note(s, "not_eligible", {"condition": failed.source, "detail": failed.describe({}, s.R), "static": True}))
-    for cond in policy.lead_only:
-        if not cond.fn(L, None):
-            if notes is not None:
-                for s in _static_candidates(policy, run, exclude):
-                    notes.append(_skip_note(s, "not_eligible", {"condition": cond.source, "detail": cond.describe(L, None)}))
-            return None
-    rot_key = strategy.rotation_key(policy.name, L, policy.options)
-    cursor = run.cursors.get(rot_key)
-    n = len(run.slots)
-    c = run.index.get(cursor, -1) if cursor is not None else -1
-    admit = strategy.admit
-    opts = policy.options
+    static, static_notes = _static(policy, run, exclude)
+    lead_only = policy.lead_only
     mixed = policy.mixed
-    best: Slot | None = None
-    best_key: Any = None
-    scores: dict[str, Any] | None = {} if strategy.name == "weighted" else None
-    candidates: list[Slot] = []
-    for s in _static_candidates(policy, run, exclude):
-        cap = s.cap
-        if cap is not None and s.load + weight > cap + 1e-9:
-            if notes is not None:
-                notes.append(_skip_note(s, "over_cap", {"load": s.load, "weight": weight, "cap": cap}))
-            continue
-        if s.daily is not None and s.today >= s.daily:
-            if notes is not None:
-                notes.append(_skip_note(s, "daily_quota", {"count": s.today, "quota": s.daily}))
-            continue
-        if s.weekly is not None and s.week >= s.weekly:
-            if notes is not None:
-                notes.append(_skip_note(s, "weekly_quota", {"count": s.week, "quota": s.weekly}))
-            continue
-        if mixed:
-            failed = None
-            for m in mixed:
-                if not m.fn(L, s.R):
-                    failed = m
-                    break
-            if failed is not None:
-                if notes is not None:
-                    notes.append(_skip_note(s, "not_eligible", {"condition": failed.source, "detail": failed.describe(L, s.R)}))
-                continue
-        score = None
-        if admit is not None:
-            score = admit(s, L, opts)
-            if isinstance(score, tuple):
-                if notes is not None:
-                    notes.append(_skip_note(s, score[0], score[1]))
-                continue
-        pos = (s.order - c - 1) % n
-        if scores is not None:
-            scores[s.rep.id] = score
-            candidates.append(s)
-            continue
-        k = strategy.key(s, score, pos)
-        if best is None or k < best_key:
-            best, best_key = s, k
-        if notes is not None:
-            notes.append(CandidateNote(s.rep.id, s.rep.display, "candidate", strategy.name, _why(strategy.name, s, score)))
-    if scores is not None and candidates:
-        # Smooth weighted round-robin: deterministic, spreads picks in proportion to weights.
-        current = run.weights.setdefault(policy.name, {})
-        total = 0.0
-        for s in candidates:
-            w = scores[s.rep.id]
-            current[s.rep.id] = current.get(s.rep.id, 0.0) + w
-            total += w
-        best = max(candidates, key=lambda s: (current[s.rep.id], -((s.order - c - 1) % n)))
-        current[best.rep.id] -= total
-        if notes is not None:
-            for s in candidates:
-                notes.append(CandidateNote(s.rep.id, s.rep.display, "candidate", "weighted", {"weight": scores[s.rep.id]}))
-    if best is not None:
-        run.cursors[rot_key] = best.rep.id
-        if notes is not None:
-            for note in notes:
-                if note.rep == best.rep.id and note.verdict == "candidate":
-                    note.verdict = "chosen"
-    return best
+    admit = strategy.admit
+    key = strategy.key
+    opts = policy.options
+    weighted = strategy.name == "weighted"
+    rotation_key = strategy.rotation_key
+    cursors = run.cursors
+    index = run.index
+    n = len(run.slots)
+    name = policy.name
 
+    def pick(L: dict[str, Any], weight: float, note: PolicyNote | None) -> Slot | None:
+        if note is not None:
+            note.static = static_notes
+        for cond in lead_only:
+            if not cond.fn(L, None):
+                if note is not None:
+                    note.lead_failed = cond
+                return None
+        rot_key = name if rotation_key is None else rotation_key(name, L, opts)
+        cursor = cursors.get(rot_key)
+        c = index.get(cursor, -1) if cursor is not None else -1
+        notes = note.candidates if note is not None else None
+        best: Slot | None = None
+        best_key: Any = None
+        candidates: list[tuple[Slot, Any]] = []
+        for s in static:
+            cap = s.cap
+            if cap is not None and s.load + weight > cap + 1e-9:
+                if notes is not None:
+                    notes.append((s.rep.id, s.name, "over_cap", s.load, cap))
+                continue
+            if s.daily is not None and s.today >= s.daily:
+                if notes is not None:
+                    notes.append((s.rep.id, s.name, "daily_quota", s.today, s.daily))
+                continue
+            if s.weekly is not None and s.week >= s.weekly:
+                if notes is not None:
+                    notes.append((s.rep.id, s.name, "weekly_quota", s.week, s.weekly))
+                continue
+            if mixed:
+                failed = None
+                for m in mixed:
+                    if not m.fn(L, s.R):
+                        failed = m
+                        break
+                if failed is not None:
+                    if notes is not None:
+                        # Rep values that change during the batch are copied; the others are shared.
+                        snapshot = {k: s.R.get(k) for k in failed.rep_names} if failed.rep_names & DYNAMIC_REP_ATTRS else s.R
+                        notes.append((s.rep.id, s.name, "not_eligible", failed, snapshot))
+                    continue
+            score = None
+            if admit is not None:
+                score = admit(s, L, opts)
+                if isinstance(score, tuple):
+                    if notes is not None:
+                        notes.append((s.rep.id, s.name, score[0], score[1], None))
+                    continue
+            if weighted:
+                candidates.append((s, score))
+                continue
+            k = key(s, score, (s.order - c - 1) % n)
+            if best is None or k < best_key:
+                best, best_key = s, k
+            if notes is not None:
+                notes.append((s.rep.id, s.name, "candidate", s.load, score))
+        if weighted and candidates:
+            # Smooth weighted round-robin: deterministic, spreads picks in proportion to weights.
+            current = run.weights.setdefault(name, {})
+            total = 0.0
+            for s, w in candidates:
+                current[s.rep.id] = current.get(s.rep.id, 0.0) + w
+                total += w
+            best = max((s for s, _ in candidates), key=lambda s: (current[s.rep.id], -((s.order - c - 1) % n)))
+            current[best.rep.id] -= total
+            if notes is not None:
+                notes.extend((s.rep.id, s.name, "candidate", s.load, w) for s, w in candidates)
+        if best is not None:
+            cursors[rot_key] = best.rep.id
+            if note is not None:
+                note.chosen = best.rep.id
+        return best
 
-def _why(strategy: str, s: Slot, score: Any) -> dict[str, Any]:
-    if strategy == "least_loaded":
-        return {"load": s.load, "today": s.today}
-    if strategy == "skill_match":
-        return {"score": score, "load": s.load}
-    if strategy == "points_priority":
-        return {"points": s.R.get("points") or 0, "load": s.load}
-    return {"load": s.load}
+    return pick
 
 
 def assign(
@@ -539,8 +542,9 @@ def assign(
     state = state or RotationState()
     day = now.astimezone(template.timezone).date()
     ordered = sort_roster(roster)
-    slots = [Slot(rep, i, day, template.load) for i, rep in enumerate(ordered)]
-    run = _Run(slots, dict(state.cursors), {k: dict(v) for k, v in state.weights.items()})
+    L0 = {NOW_KEY: now}
+    slots = [Slot(rep, i, day, template.load, L0) for i, rep in enumerate(ordered)]
+    run = _Run(slots, dict(state.cursors), {k: dict(v) for k, v in state.weights.items()}, L0)
     run.index = {s.rep.id: s.order for s in slots}
     by_id = {s.rep.id: s for s in slots}
     policies = template.assignment.policies
@@ -549,35 +553,40 @@ def assign(
     otherwise = template.assignment.otherwise
     load = template.load
     decisions: list[Decision] = []
+    clock = template.clock(now)
+    runners = {p.name: _runner(p, run, exclude) for p in policies}
+    output_names = template.output_names
     for record in leads:
-        L = template.values(record, now)
+        L = template.values(record, now, clock)
         lead_id = str(record.get("id", ""))
         try:
             hits = template.grade_explained(L) if explain else template.grade(L)
         except EvaluationError as exc:
-            decisions.append(Decision(lead_id, "error", None, None, 0.0, template.outputs(L), None, exc.problems[0], L))
+            decisions.append(Decision(lead_id, "error", None, None, 0.0, L, output_names, None, exc.problems[0]))
             continue
         weight = load.weight(L)
-        trace = Trace([TableHit(t.name, v, rows) for t, v, rows in hits], [], None, load.weight_row(L), weight) if explain and hits is not None else None
+        trace = Trace(hits, [], None, load.weight_row(L), weight) if hits is not None else None
         outcome, owner, chosen_policy = otherwise, None, None
         for pol in policies:
             if pol.when is not None and not pol.when.fn(L, None):
                 continue
-            notes: list[CandidateNote] | None = [] if trace is not None else None
+            note = PolicyNote(pol.name, pol.strategy.name) if trace is not None else None
+            if note is not None:
+                trace.policies.append(note)  # type: ignore[union-attr]
             if pol.strategy.name == "pool":
-                if trace is not None:
-                    trace.policies.append(PolicyNote(pol.name, "pool", [], "pool"))
+                if note is not None:
+                    note.result = "pool"
                 outcome, chosen_policy = "pool", pol.name
                 break
-            slot = _try_policy(pol, L, weight, run, exclude, notes)
+            slot = runners[pol.name](L, weight, note)
             if slot is not None:
                 slot.take(weight)
                 outcome, owner, chosen_policy = "assigned", slot.rep.id, pol.name
-                if trace is not None:
-                    trace.policies.append(PolicyNote(pol.name, pol.strategy.name, notes or [], "chosen"))
+                if note is not None:
+                    note.result = "chosen"
                 break
-            if trace is not None:
-                trace.policies.append(PolicyNote(pol.name, pol.strategy.name, notes or [], pol.on_no_candidate))
+            if note is not None:
+                note.result = pol.on_no_candidate
             if pol.on_no_candidate != "next":
                 outcome, chosen_policy = ("pool" if pol.on_no_candidate == "pool" else "escalated"), pol.name
                 break
@@ -585,7 +594,7 @@ def assign(
             outcome = "escalated" if otherwise == "escalate" else "pool"
             if trace is not None:
                 trace.otherwise = otherwise
-        decisions.append(Decision(lead_id, outcome, owner, chosen_policy, weight, template.outputs(L), trace, None, L))
+        decisions.append(Decision(lead_id, outcome, owner, chosen_policy, weight, L, output_names, trace))
     new_state = RotationState(run.cursors, run.weights)
     return AssignmentResult(decisions, new_state, tuple(by_id[r.id].result() for r in ordered))
 

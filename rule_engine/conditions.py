@@ -1380,6 +1380,33 @@ _ARITH: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+def _name_const(rep: bool, key: str, op: str, c: Any) -> Fn:
+    """A comparison of one name with a literal: the hottest shape, so one closure per operator."""
+    if rep:
+        if op == "==":
+            return lambda L, R: R.get(key) == c
+        if op == "!=":
+            return lambda L, R: (v := R.get(key)) is not None and v != c
+        if op == ">=":
+            return lambda L, R: (v := R.get(key)) is not None and v >= c
+        if op == ">":
+            return lambda L, R: (v := R.get(key)) is not None and v > c
+        if op == "<=":
+            return lambda L, R: (v := R.get(key)) is not None and v <= c
+        return lambda L, R: (v := R.get(key)) is not None and v < c
+    if op == "==":
+        return lambda L, R: L.get(key) == c
+    if op == "!=":
+        return lambda L, R: (v := L.get(key)) is not None and v != c
+    if op == ">=":
+        return lambda L, R: (v := L.get(key)) is not None and v >= c
+    if op == ">":
+        return lambda L, R: (v := L.get(key)) is not None and v > c
+    if op == "<=":
+        return lambda L, R: (v := L.get(key)) is not None and v <= c
+    return lambda L, R: (v := L.get(key)) is not None and v < c
+
+
 class _Compiler:
     def __init__(self, env: Env) -> None:
         self.tz = ZoneInfo(env.timezone)
@@ -1541,14 +1568,7 @@ class _Compiler:
             return lambda L, R: (v := lf(L, R)) is not None and (s := rf(L, R)) is not None and v in s
         cmp = _CMP[op]
         if isinstance(left, Name) and isinstance(right, Const):
-            key, c = left.name, right.value
-            if left.scope == "lead":
-                if op == "==":
-                    return lambda L, R: L.get(key) == c
-                return lambda L, R: (v := L.get(key)) is not None and cmp(v, c)
-            if op == "==":
-                return lambda L, R: R.get(key) == c
-            return lambda L, R: (v := R.get(key)) is not None and cmp(v, c)
+            return _name_const(left.scope == "rep", left.name, op, right.value)
         lf, rf = self.value(left), self.value(right)
         return lambda L, R: (a := lf(L, R)) is not None and (b := rf(L, R)) is not None and cmp(a, b)
 
@@ -1604,7 +1624,7 @@ class _Compiler:
 # --------------------------------------------------------------------------------------------
 
 
-def _fmt_value(value: Any) -> str:
+def format_value(value: Any) -> str:
     if value is None:
         return "∅"
     if isinstance(value, bool):
@@ -1612,7 +1632,7 @@ def _fmt_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.2f}".rstrip("0").rstrip(".") if not value.is_integer() else str(int(value))
     if isinstance(value, (tuple, list, frozenset)):
-        return "[" + ", ".join(_fmt_value(v) for v in value) + "]"
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
     if isinstance(value, dt.datetime):
         return value.isoformat(timespec="minutes")
     if isinstance(value, dt.date):
@@ -1662,14 +1682,14 @@ def _describe(node: Node, L: Mapping[str, Any], R: Mapping[str, Any] | None, lan
     def val(n: Node) -> str:
         if isinstance(n, Name):
             value = (R or {}).get(n.name) if n.scope == "rep" else L.get(n.name)
-            return f"{n.display} {_fmt_value(value)}"
+            return f"{n.display} {format_value(value)}"
         if isinstance(n, (Const, ListLit)):
             return unparse(n)
         try:
             v = _Compiler(Env({})).value(n)(L, R)
         except Exception:  # describing must never fail; the value is only decoration
             v = None
-        return f"{unparse(n)} = {_fmt_value(v)}"
+        return f"{unparse(n)} = {format_value(v)}"
 
     if isinstance(node, Compare):
         if node.op == "==" and isinstance(node.left, Name) and isinstance(node.right, Const):

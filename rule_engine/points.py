@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rule_engine._compile import Context, text
-from rule_engine.conditions import Condition, Expression, _fmt_value
+from rule_engine.conditions import Condition, Expression, format_value
 from rule_engine.fields import Text
 from rule_engine.roster import Rep
 
@@ -190,8 +190,8 @@ def score_event(
             key = _key(template.name, rule.name, "event", event.event_id, target)
         title_en, title_zh = rule.title.en, rule.title.zh
         sign = "+" if amount > 0 else ""
-        cap_en = f" (capped at {_fmt_value(rule.cap)} per {spec.period})" if capped else ""
-        cap_zh = f"(已达每{_PERIOD_ZH[spec.period]}上限 {_fmt_value(rule.cap)})" if capped else ""
+        cap_en = f" (capped at {format_value(rule.cap)} per {spec.period})" if capped else ""
+        cap_zh = f"(已达每{_PERIOD_ZH[spec.period]}上限 {format_value(rule.cap)})" if capped else ""
         out.append(
             PointEntry(
                 key,
@@ -202,8 +202,8 @@ def score_event(
                 event.event_id,
                 lead_id,
                 capped,
-                f"{sign}{_fmt_value(amount)} points: {title_en} (rule {rule.name}, {event.type}){cap_en}",
-                f"{sign}{_fmt_value(amount)} 分:{title_zh}(规则 {rule.name},{event.type}){cap_zh}",
+                f"{sign}{format_value(amount)} points: {title_en} (rule {rule.name}, {event.type}){cap_en}",
+                f"{sign}{format_value(amount)} 分:{title_zh}(规则 {rule.name},{event.type}){cap_zh}",
             )
         )
     return out

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rule_engine._compile import Context, get, text
-from rule_engine.conditions import Condition, _fmt_value
+from rule_engine.conditions import NOW_KEY, Condition, format_value
 from rule_engine.fields import Text
 from rule_engine.roster import Rep
 
@@ -136,7 +136,7 @@ class ReclaimVerdict:
         zh = lang.startswith("zh")
         rule = next((r for r in template.reclaim.rules if r.name == self.rule), None) if template.reclaim else None
         title = rule.title.get(lang) if rule else ""
-        when = _fmt_value(self.deadline) if self.deadline else ""
+        when = format_value(self.deadline) if self.deadline else ""
         if self.action == "reclaim":
             then = ("回到公海" if self.then == "pool" else "重新分配") if zh else ("back to the pool" if self.then == "pool" else "reassigned")
             return f"按规则 {self.rule}({title})回收:期限 {when} 已过,{then}" if zh else f"reclaimed by rule {self.rule} ({title}): deadline {when} passed; {then}"
@@ -232,20 +232,20 @@ def check_claim(template: CompiledTemplate, record: Mapping[str, Any], rep: Rep,
         if reclaimed is not None:
             until = reclaimed + dt.timedelta(days=spec.cooldown_days)
             if now < until:
-                shown = _fmt_value(until.astimezone(template.timezone))
+                shown = format_value(until.astimezone(template.timezone))
                 return _refuse(
                     "cooldown",
                     f"this lead was reclaimed from you; you may claim it again after {shown}",
                     f"该线索刚从你名下回收,{shown} 之后才能再次领取",
                 )
     R = rep.values(day)
-    cap = template.load.per_rep(template.load.cap, R)
+    cap = template.load.per_rep(template.load.cap, R, {NOW_KEY: now})
     weight = template.load.weight(L)
     if cap is not None and rep.load + weight > cap + 1e-9:
         return _refuse(
             "over_cap",
-            f"your load {_fmt_value(rep.load)} + {_fmt_value(weight)} would pass your cap {_fmt_value(cap)}",
-            f"你的负载 {_fmt_value(rep.load)} + {_fmt_value(weight)} 将超过上限 {_fmt_value(cap)}",
+            f"your load {format_value(rep.load)} + {format_value(weight)} would pass your cap {format_value(cap)}",
+            f"你的负载 {format_value(rep.load)} + {format_value(weight)} 将超过上限 {format_value(cap)}",
         )
     if claim.eligible is not None and not claim.eligible.fn(L, R):
         detail = claim.eligible.describe(L, R, "en")

@@ -15,7 +15,7 @@ from rule_engine.conditions import Condition, Expression
 from rule_engine.errors import EvaluationError, Problem
 from rule_engine.fields import Text
 
-__all__ = ["AGGREGATES", "HIT_POLICIES", "Row", "Table"]
+__all__ = ["AGGREGATES", "HIT_POLICIES", "Row", "Table", "first_hit", "lookup", "priority_order"]
 
 Values = dict[str, Any]
 ValueFn = Callable[[Values], Any]
@@ -126,11 +126,13 @@ def _conflict(table: str, rows: list[int], outputs: list[Any], policy: str) -> E
 Builder = Callable[[str, tuple[Row, ...], Any, str | None, tuple[Any, ...]], tuple[ValueFn, ExplainFn]]
 
 
-def _first(name: str, rows: tuple[Row, ...], default: Any, aggregate: str | None, priorities: tuple[Any, ...]) -> tuple[ValueFn, ExplainFn]:
+def first_hit(rows: tuple[Row, ...], default: Any, order: Sequence[int] | None = None) -> tuple[ValueFn, ExplainFn]:
+    """The first matching row wins, trying rows in ``order`` (default: as written)."""
     preds = _preds(rows)
     outs, dynamic = _outputs(rows)
-    pairs = list(zip(preds, outs))
-    indexed = list(zip(range(len(rows)), preds, outs))
+    order = list(range(len(rows))) if order is None else list(order)
+    pairs = [(preds[i], outs[i]) for i in order]
+    indexed = [(i, preds[i], outs[i]) for i in order]
     if not dynamic:
 
         def value(L: Values) -> Any:
@@ -160,6 +162,48 @@ def _first(name: str, rows: tuple[Row, ...], default: Any, aggregate: str | None
         return default, ()
 
     return value_d, explain_d
+
+
+def lookup(fields: tuple[str, ...], index: Mapping[tuple[Any, ...], tuple[int, Any]], default: Any) -> tuple[ValueFn, ExplainFn]:
+    """A table whose rows are equalities on the same fields, as one dictionary lookup."""
+    values = {k: v[1] for k, v in index.items()}
+    if len(fields) == 1:
+        (f,) = fields
+        single = {k[0]: v for k, v in index.items()}
+        single_values = {k[0]: v for k, v in values.items()}
+
+        def value1(L: Values) -> Any:
+            return single_values.get(L.get(f), default)
+
+        def explain1(L: Values) -> tuple[Any, tuple[int, ...]]:
+            hit = single.get(L.get(f))
+            return (default, ()) if hit is None else (hit[1], (hit[0],))
+
+        return value1, explain1
+    if len(fields) == 2:
+        f1, f2 = fields
+
+        def value2(L: Values) -> Any:
+            return values.get((L.get(f1), L.get(f2)), default)
+
+        def explain2(L: Values) -> tuple[Any, tuple[int, ...]]:
+            hit = index.get((L.get(f1), L.get(f2)))
+            return (default, ()) if hit is None else (hit[1], (hit[0],))
+
+        return value2, explain2
+
+    def value(L: Values) -> Any:
+        return values.get(tuple(L.get(f) for f in fields), default)
+
+    def explain(L: Values) -> tuple[Any, tuple[int, ...]]:
+        hit = index.get(tuple(L.get(f) for f in fields))
+        return (default, ()) if hit is None else (hit[1], (hit[0],))
+
+    return value, explain
+
+
+def _first(name: str, rows: tuple[Row, ...], default: Any, aggregate: str | None, priorities: tuple[Any, ...]) -> tuple[ValueFn, ExplainFn]:
+    return first_hit(rows, default)
 
 
 def _matching(rows: tuple[Row, ...]) -> Callable[[Values], tuple[list[int], list[Any]]]:
@@ -207,14 +251,23 @@ def _any(name: str, rows: tuple[Row, ...], default: Any, aggregate: str | None, 
     return (lambda L: explain(L)[0]), explain
 
 
-def _priority(name: str, rows: tuple[Row, ...], default: Any, aggregate: str | None, priorities: tuple[Any, ...]) -> tuple[ValueFn, ExplainFn]:
-    match = _matching(rows)
+def priority_order(rows: tuple[Row, ...], priorities: tuple[Any, ...]) -> list[Any]:
+    """Outputs from highest to lowest priority: ``priorities``, then the others in order of appearance."""
     order = list(priorities)
     for r in rows:
         if r.output_expr is None and r.output not in order:
             order.append(r.output)
-    rank = {v: i for i, v in enumerate(order)}
-    worst = len(order)
+    return order
+
+
+def _priority(name: str, rows: tuple[Row, ...], default: Any, aggregate: str | None, priorities: tuple[Any, ...]) -> tuple[ValueFn, ExplainFn]:
+    rank = {v: i for i, v in enumerate(priority_order(rows, priorities))}
+    if all(r.output_expr is None for r in rows):
+        # With fixed outputs, the highest-priority match is the first match over rows sorted by priority.
+        order = sorted(range(len(rows)), key=lambda i: (rank[rows[i].output], i))
+        return first_hit(rows, default, order)
+    match = _matching(rows)
+    worst = len(rank)
 
     def explain(L: Values) -> tuple[Any, tuple[int, ...]]:
         hit, values = match(L)

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rule_engine.assignment import assign
+from rule_engine.conditions import NOW_KEY
 from rule_engine.reclaim import ReclaimVerdict, verdict_for
 from rule_engine.roster import Rep, RotationState, sort_roster
 from rule_engine.template import CompiledTemplate
-from rule_engine.trace import Decision, TableHit, grading_sentence
+from rule_engine.trace import Decision, grading_sentence
 
 __all__ = ["LeadResult", "Simulation", "fairness", "simulate"]
 
@@ -127,15 +128,14 @@ def simulate(
             reclaim_counts[verdict.action] += 1
             if verdict.action in ("reclaim", "remind"):
                 due.append({"id": lead_id, "owner": verdict.owner, "action": verdict.action, "rule": verdict.rule, "deadline": verdict.deadline.isoformat() if verdict.deadline else None})
-            grading = grading_sentence(template, [TableHit(t.name, v, rows) for t, v, rows in hits], L, lang)
+            grading = grading_sentence(hits, L, lang)
             sentence = (grading + (";" if lang.startswith("zh") else "; ") if grading else "") + verdict.explain(template, lang)
             out.append(LeadResult(lead_id, template.outputs(L), record["owner"], None, "owned", sentence, verdict))
             continue
         d = decisions[lead_id]
         out.append(LeadResult(lead_id, d.outputs, d.owner, d.policy, d.outcome, d.explain(template, lang), None, d))
 
-    day = now.astimezone(template.timezone).date()
-    summary = _summary(template, out, result.roster, start, reclaim_counts, due, day)
+    summary = _summary(template, out, result.roster, start, reclaim_counts, due, now)
     return Simulation(out, summary, result.state, result.roster)
 
 
@@ -146,7 +146,7 @@ def _summary(
     before: Sequence[Rep],
     reclaim_counts: Mapping[str, int],
     due: list[dict[str, Any]],
-    day: dt.date,
+    now: dt.datetime,
 ) -> dict[str, Any]:
     grades: dict[str, dict[str, int]] = {}
     for t in template.segments:
@@ -161,12 +161,12 @@ def _summary(
     for r in results:
         if r.decision is not None and r.decision.trace is not None:
             for p in r.decision.trace.policies:
-                eligible.update(c.rep for c in p.candidates if c.verdict in ("candidate", "chosen"))
+                eligible.update(c[0] for c in p.candidates if c[2] == "candidate")
     before_by_id = {r.id: r for r in before}
     day_reps = []
     for rep in after:
-        R = rep.values(day)
-        cap = template.load.per_rep(template.load.cap, R)
+        R = rep.values(now.astimezone(template.timezone).date())
+        cap = template.load.per_rep(template.load.cap, R, {NOW_KEY: now})
         day_reps.append(
             {
                 "id": rep.id,

@@ -16,6 +16,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -135,6 +136,7 @@ class CompiledTemplate:
     forms: Mapping[str, FormDef]
     data: Mapping[str, Any] = field(repr=False, compare=False)
     fingerprint: str = ""
+    derived: tuple[str, ...] = ()  # the derived day counts some condition reads
     lead_env: Env | None = field(default=None, repr=False, compare=False)
     rep_env: Env | None = field(default=None, repr=False, compare=False)
 
@@ -144,30 +146,35 @@ class CompiledTemplate:
         """Typed values of one lead from raw input (CSV text when ``text``); problems per field."""
         return _record(raw, self.fields, LEAD_BUILTIN_FIELDS, self.timezone, text=text, check_required=True)
 
-    def values(self, record: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
+    def clock(self, now: dt.datetime) -> dict[str, Any]:
+        """The clock values conditions read; compute once per batch and pass to :meth:`values`."""
+        return {NOW_KEY: now, "now": now, "today": now.astimezone(self.timezone).date()}
+
+    def values(self, record: Mapping[str, Any], now: dt.datetime, clock: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The mapping conditions read for one lead at ``now`` (record + derived values + clock)."""
         L = dict(record)
-        L[NOW_KEY] = now
-        L["now"] = now
-        L["today"] = now.astimezone(self.timezone).date()
-        created = L.get("created_at")
-        assigned = L.get("assigned_at")
-        last = L.get("last_followup_at") or assigned
-        L["days_since_created"] = (now - created).total_seconds() / 86400.0 if created else None
-        L["days_since_assigned"] = (now - assigned).total_seconds() / 86400.0 if assigned else None
-        L["days_since_last_followup"] = (now - last).total_seconds() / 86400.0 if last else None
-        if L.get("followup_count") is None:
-            L["followup_count"] = 0
-        if L.get("reclaim_count") is None:
-            L["reclaim_count"] = 0
+        L.update(clock if clock is not None else self.clock(now))
+        if self.derived:
+            assigned = L.get("assigned_at")
+            starts = {"days_since_created": L.get("created_at"), "days_since_assigned": assigned, "days_since_last_followup": L.get("last_followup_at") or assigned}
+            for name in self.derived:
+                start = starts[name]
+                L[name] = (now - start).total_seconds() / 86400.0 if start else None
+        for name in _LEAD_COUNTS:
+            if L.get(name) is None:
+                L[name] = 0
         return L
 
     # -- grading ---------------------------------------------------------------------------------
 
+    @cached_property
+    def _graders(self) -> tuple[tuple[str, Any], ...]:
+        return tuple((t.name, t.value) for t in self.segments)
+
     def grade(self, L: dict[str, Any]) -> None:
         """Evaluate every table in order, writing each output into ``L``. May raise EvaluationError."""
-        for table in self.segments:
-            L[table.name] = table.value(L)
+        for name, value in self._graders:
+            L[name] = value(L)
 
     def grade_explained(self, L: dict[str, Any]) -> list[tuple[Table, Any, tuple[int, ...]]]:
         """Like :meth:`grade`, also returning each table's output and the rows that decided it."""
@@ -178,15 +185,20 @@ class CompiledTemplate:
             hits.append((table, value, rows))
         return hits
 
+    @cached_property
+    def output_names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Names of all table outputs, and of those that are lists."""
+        lists = tuple(t.name for t in self.segments if t.hit_policy == "rule_order" or (t.hit_policy == "collect" and t.aggregate in (None, "list")))
+        return tuple(t.name for t in self.segments), lists
+
     def outputs(self, L: Mapping[str, Any]) -> dict[str, Any]:
-        """The segment outputs in ``L``, as plain JSON-able values."""
-        return {t.name: _jsonable(L.get(t.name)) for t in self.segments}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return list(value)
-    return value
+        """The segment outputs in ``L``, as plain JSON-able values (lists, not tuples)."""
+        names, lists = self.output_names
+        out = {name: L.get(name) for name in names}
+        for name in lists:
+            if out[name] is not None:
+                out[name] = list(out[name])
+        return out
 
 
 def _builtin_field(name: str, t: str) -> FieldDef:
@@ -493,9 +505,9 @@ def _compile_segments(data: Sequence[Mapping[str, Any]], ctx: Context, lead_type
             aggregate=aggregate,
             priorities=spec.get("priorities", ()),
         )
-        for p in analysis.table_problems(table, lead_types):
-            ctx.problems.append(p.under(*here))
-        tables.append(table)
+        found = analysis.table_problems(table, lead_types)
+        ctx.problems.extend(p.under(*here) for p in found)
+        tables.append(table if found else analysis.optimize(table, lead_types))
     return tuple(tables)
 
 
@@ -593,6 +605,7 @@ def _compile(data: Mapping[str, Any]) -> tuple[CompiledTemplate | None, list[Pro
             forms=forms,
             data=data,
             fingerprint=fingerprint,
+            derived=tuple(sorted(ctx.lead_reads & {"days_since_created", "days_since_assigned", "days_since_last_followup"})),
             lead_env=ctx.lead_env,
             rep_env=ctx.rep_env,
         ),

@@ -9,52 +9,59 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from rule_engine.conditions import _fmt_value
+from rule_engine.conditions import format_value
 from rule_engine.errors import Problem
 
 if TYPE_CHECKING:
+    from rule_engine.segments import Table
     from rule_engine.template import CompiledTemplate
 
-__all__ = ["CandidateNote", "Decision", "PolicyNote", "TableHit", "Trace", "grading_sentence", "render"]
+__all__ = ["CandidateNote", "Decision", "PolicyNote", "Trace", "grading_sentence", "render"]
 
 
-@dataclass
-class TableHit:
-    table: str
-    value: Any
-    rows: tuple[int, ...]
+class CandidateNote(NamedTuple):
+    """Why one rep was skipped, or how it stood as a candidate (reason "candidate").
 
+    ``a`` and ``b`` are compact facts decoded by :func:`note_data` for the reason: the load and the
+    cap (over_cap), the count and the quota (quotas), the failing condition and the rep's values
+    (not_eligible), the load and the strategy's score (candidate), or a mapping (other skips).
+    """
 
-@dataclass
-class CandidateNote:
     rep: str
     name: str
-    verdict: str  # "skipped" | "candidate" | "chosen"
     reason: str
-    data: dict[str, Any] = field(default_factory=dict)
+    a: Any = None
+    b: Any = None
 
 
 @dataclass
 class PolicyNote:
     policy: str
     strategy: str
-    candidates: list[CandidateNote]
-    result: str  # "chosen" | "next" | "pool" | "escalate"
+    static: tuple[CandidateNote, ...] = ()  # reps left out before any lead was seen (shared by the batch)
+    candidates: list[tuple[str, str, str, Any, Any]] = field(default_factory=list)  # CandidateNote fields, as plain tuples
+    result: str = ""  # "chosen" | "next" | "pool" | "escalate"
+    chosen: str | None = None
+    lead_failed: Any = None  # the lead-only condition that ruled out every rep
+
+    def notes(self) -> list[CandidateNote]:
+        return [*self.static, *(CandidateNote(*c) for c in self.candidates)]
 
 
 @dataclass
 class Trace:
-    tables: list[TableHit]
+    tables: list[tuple[Table, Any, tuple[int, ...]]]  # each table, its output, the rows that decided it
     policies: list[PolicyNote]
     otherwise: str | None
     weight_row: int | None = None
     weight: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        weight = self.weight
         return {
-            "tables": [{"table": t.table, "value": _json(t.value), "rows": [r + 1 for r in t.rows]} for t in self.tables],
+            "tables": [{"table": t.name, "value": _json(v), "rows": [r + 1 for r in rows]} for t, v, rows in self.tables],
             "weight": self.weight,
             "weight_row": None if self.weight_row is None else self.weight_row + 1,
             "policies": [
@@ -62,15 +69,45 @@ class Trace:
                     "policy": p.policy,
                     "strategy": p.strategy,
                     "result": p.result,
-                    "candidates": [
-                        {"rep": c.rep, "verdict": c.verdict, "reason": c.reason, **{k: _json(v) for k, v in c.data.items()}}
-                        for c in p.candidates
-                    ],
+                    "chosen": p.chosen,
+                    "not_eligible_lead": p.lead_failed.source if p.lead_failed is not None else None,
+                    "candidates": [_note_dict(c, p, weight) for c in p.notes()],
                 }
                 for p in self.policies
             ],
             "otherwise": self.otherwise,
         }
+
+
+def _note_dict(c: CandidateNote, p: PolicyNote, weight: float) -> dict[str, Any]:
+    verdict = "chosen" if c.rep == p.chosen else ("candidate" if c.reason == "candidate" else "skipped")
+    out: dict[str, Any] = {"rep": c.rep, "verdict": verdict, "reason": c.reason}
+    for k, v in note_data(c, p.strategy, weight).items():
+        if k == "condition":
+            out["condition"] = v.source
+        elif k != "R":
+            out[k] = _json(v)
+    return out
+
+
+_SCORE_NAME = {"skill_match": "score", "points_priority": "points", "weighted": "weight"}
+
+
+def note_data(c: CandidateNote, strategy: str, weight: float) -> Mapping[str, Any]:
+    """The facts of a note as a mapping."""
+    r = c.reason
+    if r == "candidate":
+        out = {"load": c.a}
+        if strategy in _SCORE_NAME and c.b is not None:
+            out[_SCORE_NAME[strategy]] = c.b
+        return out
+    if r == "over_cap":
+        return {"load": c.a, "weight": weight, "cap": c.b}
+    if r in ("daily_quota", "weekly_quota"):
+        return {"count": c.a, "quota": c.b}
+    if r == "not_eligible":
+        return {"condition": c.a, "R": c.b}
+    return c.a or {}
 
 
 def _json(value: Any) -> Any:
@@ -79,19 +116,29 @@ def _json(value: Any) -> Any:
     return value
 
 
-@dataclass
+@dataclass(slots=True)
 class Decision:
-    """What the engine decided for one lead."""
+    """What the engine decided for one lead. ``values`` are what its conditions read."""
 
     lead_id: str
     outcome: str  # "assigned" | "pool" | "escalated" | "error"
     owner: str | None
     policy: str | None
     weight: float
-    outputs: dict[str, Any]
+    values: Mapping[str, Any] = field(repr=False)
+    output_names: tuple[tuple[str, ...], tuple[str, ...]] = field(default=((), ()), repr=False)
     trace: Trace | None = None
     error: Problem | None = None
-    values: Mapping[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """Each table's output, as plain JSON-able values (lists, not tuples)."""
+        names, lists = self.output_names
+        out = {name: self.values.get(name) for name in names}
+        for name in lists:
+            if out[name] is not None:
+                out[name] = list(out[name])
+        return out
 
     def explain(self, template: CompiledTemplate, lang: str = "en") -> str:
         """The decision in one readable sentence."""
@@ -129,12 +176,13 @@ _STRATEGY_ZH = {
 
 
 def _n(value: Any) -> str:
-    return _fmt_value(value)
+    return format_value(value)
 
 
-def _candidate(c: CandidateNote, lang: str) -> str:
+def _candidate(c: CandidateNote, p: PolicyNote, L: Mapping[str, Any], weight: float, lang: str) -> str:
     zh = lang.startswith("zh")
-    d = c.data
+    chosen = p.chosen
+    d = note_data(c, p.strategy, weight)
     r = c.reason
     if r == "over_cap":
         body = f"负载 {_n(d['load'])} + {_n(d['weight'])} > 上限 {_n(d['cap'])}" if zh else f"load {_n(d['load'])} + {_n(d['weight'])} > cap {_n(d['cap'])}"
@@ -143,7 +191,8 @@ def _candidate(c: CandidateNote, lang: str) -> str:
     elif r == "weekly_quota":
         body = f"本周已分 {_n(d['count'])},达到周配额 {_n(d['quota'])}" if zh else f"{_n(d['count'])} this week, weekly quota {_n(d['quota'])}"
     elif r == "not_eligible":
-        body = f"不符合条件:{d['detail']}" if zh else f"not eligible: {d['detail']}"
+        detail = d["condition"].describe(L, d["R"], lang)
+        body = f"不符合条件:{detail}" if zh else f"not eligible: {detail}"
     elif r == "below_min_score":
         body = f"匹配分 {_n(d['score'])} < {_n(d['min'])}" if zh else f"score {_n(d['score'])} < {_n(d['min'])}"
     elif r == "zero_weight":
@@ -152,80 +201,71 @@ def _candidate(c: CandidateNote, lang: str) -> str:
         body = f"不负责 {d['field']} = {_n(d['value'])}" if zh else f"not an owner for {d['field']} = {_n(d['value'])}"
     elif r == "not_owner_field":
         body = f"不是 {d['field']} 指定的负责人" if zh else f"not the rep named in {d['field']}"
-    elif c.verdict in ("candidate", "chosen"):
-        label = (_STRATEGY_ZH if zh else _STRATEGY_EN).get(r, r)
+    elif r == "candidate":
         extra = []
-        if "score" in d:
-            extra.append(("匹配分 " if zh else "score ") + _n(d["score"]))
-        if "points" in d:
-            extra.append(("积分 " if zh else "points ") + _n(d["points"]))
-        if "weight" in d:
-            extra.append(("权重 " if zh else "weight ") + _n(d["weight"]))
-        if "load" in d:
-            extra.append(("负载 " if zh else "load ") + _n(d["load"]))
-        body = label + ((", " if not zh else ",") + ", ".join(extra) if extra else "")
+        for key, en, cn in (("score", "score", "匹配分"), ("points", "points", "积分"), ("weight", "weight", "权重"), ("load", "load", "负载")):
+            if key in d:
+                extra.append(f"{cn if zh else en} {_n(d[key])}")
+        body = ", ".join(extra)
     else:
         body = (_REASONS_ZH if zh else _REASONS_EN).get(r, r)
-    if zh:
-        return {"skipped": f"{c.name}({body},跳过)", "chosen": f"{c.name}({body}):选中"}.get(c.verdict, f"{c.name}({body})")
-    return {"skipped": f"{c.name} ({body}: skipped)", "chosen": f"{c.name} ({body}): chosen"}.get(c.verdict, f"{c.name} ({body})")
+    if c.rep == chosen:
+        return f"{c.name}({body}):选中" if zh else f"{c.name} ({body}): chosen"
+    if r == "candidate":
+        return f"{c.name}({body})" if zh else f"{c.name} ({body})"
+    return f"{c.name}({body},跳过)" if zh else f"{c.name} ({body}: skipped)"
 
 
 _GROUPED = ("on_leave", "paused", "inactive", "excluded")
 
 
-def _candidates(notes: list[CandidateNote], lang: str) -> str:
-    """Candidates in order; reps skipped for the same rep-only reason are named together."""
+def _candidates(p: PolicyNote, L: Mapping[str, Any], weight: float, lang: str) -> str:
+    """Candidates in order; reps left out for the same rep-only reason are named together."""
     zh = lang.startswith("zh")
     groups: dict[tuple[str, str], list[CandidateNote]] = {}
-    parts: list[tuple[str, str] | CandidateNote] = []
-    for c in notes:
-        if c.verdict == "skipped" and (c.reason in _GROUPED or (c.reason == "not_eligible" and c.data.get("static"))):
-            key = (c.reason, str(c.data.get("condition", "")))
-            if key not in groups:
-                groups[key] = []
-                parts.append(key)
-            groups[key].append(c)
-        else:
-            parts.append(c)
+    parts: list[Any] = []
+    for c in p.static:
+        cond = c.a if c.reason == "not_eligible" else None
+        key = (c.reason, cond.source if cond is not None else "")
+        if key not in groups:
+            groups[key] = []
+            parts.append(key)
+        groups[key].append(c)
     out = []
-    for part in parts:
-        if isinstance(part, CandidateNote):
-            out.append(_candidate(part, lang))
-            continue
-        members = groups[part]
-        names = ("、" if zh else ", ").join(m.name for m in members)
-        reason, condition = part
+    for reason, condition in parts:
+        names = ("、" if zh else ", ").join(m.name for m in groups[(reason, condition)])
         if reason == "not_eligible":
             body = f"不符合 {condition}" if zh else f"not eligible: {condition}"
         else:
             body = (_REASONS_ZH if zh else _REASONS_EN).get(reason, reason)
         out.append(f"{names}({body},跳过)" if zh else f"{names} ({body}: skipped)")
+    if p.lead_failed is not None:
+        detail = p.lead_failed.describe(L, None, lang)
+        out.append(f"此线索不符合条件({detail})" if zh else f"this lead does not qualify ({detail})")
+    out.extend(_candidate(CandidateNote(*c), p, L, weight, lang) for c in p.candidates)
     return ", ".join(out)
 
 
-def _table_part(template: CompiledTemplate, hit: TableHit, L: Mapping[str, Any], lang: str) -> str:
+def _table_part(table: Table, value: Any, rows: tuple[int, ...], L: Mapping[str, Any], lang: str) -> str:
     zh = lang.startswith("zh")
-    table = next((t for t in template.segments if t.name == hit.table), None)
-    value = _n(hit.value)
-    if table is None:
-        return f"{hit.table} = {value}"
-    if not hit.rows:
-        return f"{hit.table} = {value}(无规则命中,取默认值)" if zh else f"{hit.table} {value} (no row matched: default)"
+    shown = _n(value)
+    name = table.name
+    if not rows:
+        return f"{name} = {shown}(无规则命中,取默认值)" if zh else f"{name} {shown} (no row matched: default)"
     details = []
-    for i in hit.rows:
+    for i in rows:
         cond = table.rows[i].when
         details.append(cond.describe(L, None, lang) if cond is not None else ("无条件" if zh else "always"))
-    rows = ", ".join(str(i + 1) for i in hit.rows)
+    numbers = ", ".join(str(i + 1) for i in rows)
     if zh:
-        return f"{hit.table} = {value}:`{hit.table}` 表第 {rows} 行命中({';'.join(details)})"
-    plural = "rows" if len(hit.rows) > 1 else "row"
-    return f"{hit.table} {value} by {plural} {rows} of `{hit.table}` ({'; '.join(details)})"
+        return f"{name} = {shown}:`{name}` 表第 {numbers} 行命中({';'.join(details)})"
+    plural = "rows" if len(rows) > 1 else "row"
+    return f"{name} {shown} by {plural} {numbers} of `{name}` ({'; '.join(details)})"
 
 
-def grading_sentence(template: CompiledTemplate, hits: list[TableHit], L: Mapping[str, Any], lang: str = "en") -> str:
+def grading_sentence(hits: list[tuple[Table, Any, tuple[int, ...]]], L: Mapping[str, Any], lang: str = "en") -> str:
     """The grading part of an explanation: each table's output and the rows that decided it."""
-    return (";" if lang.startswith("zh") else "; ").join(_table_part(template, h, L, lang) for h in hits)
+    return (";" if lang.startswith("zh") else "; ").join(_table_part(t, v, rows, L, lang) for t, v, rows in hits)
 
 
 def render(template: CompiledTemplate, decision: Decision, lang: str = "en") -> str:
@@ -237,7 +277,7 @@ def render(template: CompiledTemplate, decision: Decision, lang: str = "en") -> 
     if trace is None:
         return _outcome(decision, lang)
     L = decision.values or {}
-    parts = [grading_sentence(template, trace.tables, L, lang)] if trace.tables else []
+    parts = [grading_sentence(trace.tables, L, lang)] if trace.tables else []
     if trace.weight_row is not None:
         cond = template.load.weights[trace.weight_row][0]
         parts.append(
@@ -249,7 +289,7 @@ def render(template: CompiledTemplate, decision: Decision, lang: str = "en") -> 
         if p.strategy == "pool":
             parts.append(f"策略 {p.policy}:留在公海待领取" if zh else f"policy {p.policy}: leave in the pool for claiming")
             continue
-        cands = _candidates(p.candidates, lang) or ("无" if zh else "none")
+        cands = _candidates(p, L, trace.weight, lang) or ("无" if zh else "none")
         if zh:
             tail = {"chosen": "", "next": ";无人可分,转下一策略", "pool": ";无人可分,进入公海", "escalate": ";无人可分,上报主管"}[p.result]
             parts.append(f"策略 {p.policy}({_STRATEGY_ZH.get(p.strategy, p.strategy)});候选人:{cands}{tail}")
@@ -266,7 +306,7 @@ def _outcome(decision: Decision, lang: str) -> str:
     zh = lang.startswith("zh")
     name = decision.owner
     for p in decision.trace.policies if decision.trace is not None else ():
-        name = next((c.name for c in p.candidates if c.verdict == "chosen"), name)
+        name = next((c[1] for c in p.candidates if c[0] == p.chosen), name)
     if decision.outcome == "assigned":
         return f"→ 分配给 {name}" if zh else f"→ assigned to {name}"
     if decision.outcome == "escalated":

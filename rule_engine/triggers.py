@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from rule_engine._compile import Context, text
 from rule_engine.assignment import assign, owner_eligible
-from rule_engine.conditions import Condition, _fmt_value
+from rule_engine.conditions import NOW_KEY, Condition, format_value
 from rule_engine.fields import Text
 from rule_engine.roster import Rep, RotationState
 from rule_engine.trace import Decision
@@ -144,8 +144,8 @@ def on_lead_change(
             continue
         if trig.when is not None and not trig.when.fn(new, None):
             continue
-        change_en = f"{key} changed from {_fmt_value(old.get(key))} to {_fmt_value(new.get(key))}"
-        change_zh = f"{key} 由 {_fmt_value(old.get(key))} 变为 {_fmt_value(new.get(key))}"
+        change_en = f"{key} changed from {format_value(old.get(key))} to {format_value(new.get(key))}"
+        change_zh = f"{key} 由 {format_value(old.get(key))} 变为 {format_value(new.get(key))}"
         if trig.action == "reassign_if_ineligible" and owner is not None:
             policy = _policy_for(template, trig, new)
             if policy is None:
@@ -219,9 +219,9 @@ def on_rep_over_cap(template: CompiledTemplate, rep: Rep, now: dt.datetime) -> l
     if trig is None:
         return []
     R = rep.values(now.astimezone(template.timezone).date())
-    cap = template.load.per_rep(template.load.cap, R)
+    cap = template.load.per_rep(template.load.cap, R, {NOW_KEY: now})
     if cap is None or rep.load <= cap:
         return []
     return [
-        TriggerOutcome(trig.name, "", "pause_intake", rep.id, None, False, None, f"{rep.display}'s load {_fmt_value(rep.load)} is over the cap {_fmt_value(cap)}: intake paused", f"{rep.display} 的负载 {_fmt_value(rep.load)} 超过上限 {_fmt_value(cap)}:暂停接单", trig.message)
+        TriggerOutcome(trig.name, "", "pause_intake", rep.id, None, False, None, f"{rep.display}'s load {format_value(rep.load)} is over the cap {format_value(cap)}: intake paused", f"{rep.display} 的负载 {format_value(rep.load)} 超过上限 {format_value(cap)}:暂停接单", trig.message)
     ]
