@@ -243,7 +243,7 @@ def _candidates(p: PolicyNote, L: Mapping[str, Any], weight: float, lang: str) -
         detail = p.lead_failed.describe(L, None, lang)
         out.append(f"此线索不符合条件({detail})" if zh else f"this lead does not qualify ({detail})")
     out.extend(_candidate(CandidateNote(*c), p, L, weight, lang) for c in p.candidates)
-    return ", ".join(out)
+    return ("," if zh else ", ").join(out)
 
 
 def _table_part(table: Table, value: Any, rows: tuple[int, ...], L: Mapping[str, Any], lang: str) -> str:
