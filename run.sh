@@ -7,8 +7,11 @@ cd "$(dirname "$0")"
 PY="${PYTHON:-python3}"
 if [ ! -x .venv/bin/fenpei ] || [ pyproject.toml -nt .venv/.installed ]; then
   "$PY" -m venv .venv
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e .
+  # Installer chatter goes to .venv/install.log; it is shown only if the install fails.
+  pip_quiet() { .venv/bin/python -m pip "$@" >>.venv/install.log 2>&1 || { cat .venv/install.log >&2; exit 1; }; }
+  echo "fenpei: installing into .venv (first run only)…" >&2
+  pip_quiet install --quiet --upgrade pip
+  pip_quiet install --quiet -e .
   touch .venv/.installed
 fi
 if [ "$#" -gt 0 ]; then

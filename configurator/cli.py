@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import sys
+import unicodedata
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -142,6 +143,15 @@ def simulate_cmd(ctx: click.Context, template_file: str, leads_file: str, reps_f
     click.echo(render_summary(t, result.summary, now, lang))
 
 
+def _width(text: str) -> int:
+    """Columns a string takes in a terminal (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(width - _width(text), 0)
+
+
 def _bar(load: float, cap: float | None, width: int = 20) -> str:
     if not cap:
         return ""
@@ -170,7 +180,7 @@ def render_summary(t: CompiledTemplate, s: dict[str, Any], now: dt.datetime, lan
         cap = r["cap"]
         cap_text = f"{r['load']:g} / {cap:g}" if cap is not None else f"{r['load']:g}"
         status = r["status"] if lang == "en" else status_zh.get(r["status"], r["status"])
-        add(f"  {r['id']:<6} {r['name']:<8} {status:<8} +{r['assigned']:<3} {cap_text:<12} {_bar(r['load'], cap)}")
+        add(f"  {_pad(r['id'], 6)} {_pad(r['name'], 10)} {_pad(status, 8)} +{r['assigned']:<3} {cap_text:<12} {_bar(r['load'], cap)}")
     add("")
     add(_t(lang, f"Pool: {s['pool']} leads left in the pool; {s['escalated']} escalated", f"公海:{s['pool']} 条线索留在公海;{s['escalated']} 条上报主管"))
     f = s["fairness"]
