@@ -165,7 +165,8 @@ class Strategy:
 
     name: str
     options: tuple[str, ...]
-    compile: Callable[[Mapping[str, Any], Context, tuple[PathPart, ...]], Mapping[str, Any]]
+    # Returns the strategy's options, or None when they are wrong (problems already reported).
+    compile: Callable[[Mapping[str, Any], Context, tuple[PathPart, ...]], Mapping[str, Any] | None]
     # (slot, L, options) -> None to admit with no score, a number score, or a skip reason string
     admit: Callable[[Slot, Mapping[str, Any], Mapping[str, Any]], Any] | None
     # sort key among admitted candidates: (slot, score, rotation position) -> comparable
@@ -177,13 +178,13 @@ def _no_options(spec: Mapping[str, Any], ctx: Context, path: tuple[PathPart, ...
     return {}
 
 
-def _skill_options(spec: Mapping[str, Any], ctx: Context, path: tuple[PathPart, ...]) -> Mapping[str, Any]:
+def _skill_options(spec: Mapping[str, Any], ctx: Context, path: tuple[PathPart, ...]) -> Mapping[str, Any] | None:
     score_src = spec.get("score")
     lead_tags, rep_tags = spec.get("lead_tags"), spec.get("rep_tags")
     if score_src is None:
         if lead_tags is None or rep_tags is None:
             ctx.report(path, "compile.strategy", "skill_match needs either 'score' or both 'lead_tags' and 'rep_tags'", "skill_match 需要 'score',或同时给出 'lead_tags' 和 'rep_tags'")
-            return {}
+            return None
         score_src = f"overlap_count(lead.{lead_tags}, rep.{rep_tags})"
         for key, name, scope, types in (
             ("lead_tags", lead_tags, "lead", ctx.lead_env.lead),
@@ -192,12 +193,12 @@ def _skill_options(spec: Mapping[str, Any], ctx: Context, path: tuple[PathPart, 
             t = types.get(name)
             if t is None or not t.is_list:
                 ctx.report((*path, key), "compile.strategy", "{n!r} must be a tags field of the {scope}", "{n!r} 必须是{scope_zh}的多选标签字段", n=name, scope=scope, scope_zh="线索" if scope == "lead" else "销售")
-                return {}
+                return None
     elif lead_tags is not None or rep_tags is not None:
         ctx.report(path, "compile.strategy", "give 'score', or 'lead_tags' and 'rep_tags', not both", "'score' 与 'lead_tags'/'rep_tags' 只能二选一")
-        return {}
+        return None
     score = ctx.expression(score_src, (*path, "score"), ctx.rep_env)
-    return {"score": score, "min_score": float(get(spec, "min_score", 1))} if score is not None else {}
+    return {"score": score, "min_score": float(get(spec, "min_score", 1))} if score is not None else None
 
 
 def _skill_admit(slot: Slot, L: Mapping[str, Any], opts: Mapping[str, Any]) -> Any:
@@ -211,9 +212,9 @@ def _points_admit(slot: Slot, L: Mapping[str, Any], opts: Mapping[str, Any]) -> 
     return slot.R.get("points") or 0
 
 
-def _weighted_options(spec: Mapping[str, Any], ctx: Context, path: tuple[PathPart, ...]) -> Mapping[str, Any]:
+def _weighted_options(spec: Mapping[str, Any], ctx: Context, path: tuple[PathPart, ...]) -> Mapping[str, Any] | None:
     weight = _number_or_rep_expr(spec.get("weight", 1), ctx, (*path, "weight"))
-    return {"weight": weight}
+    return None if weight is None else {"weight": weight}
 
 
 def _weighted_admit(slot: Slot, L: Mapping[str, Any], opts: Mapping[str, Any]) -> Any:
@@ -223,19 +224,19 @@ def _weighted_admit(slot: Slot, L: Mapping[str, Any], opts: Mapping[str, Any]) -
     return w
 
 
-def _by_field_options(spec: Mapping[str, Any], ctx: Context, path: tuple[PathPart, ...]) -> Mapping[str, Any]:
+def _by_field_options(spec: Mapping[str, Any], ctx: Context, path: tuple[PathPart, ...]) -> Mapping[str, Any] | None:
     fld, owners, owner_field = spec.get("field"), spec.get("owners"), spec.get("owner_field")
     if owner_field is not None:
         if fld is not None or owners is not None:
             ctx.report(path, "compile.strategy", "by_field takes 'owner_field', or 'field' with 'owners', not both", "by_field 只能用 'owner_field',或 'field' 加 'owners',不能同时使用")
-            return {}
+            return None
         ctx.reference(owner_field, [k for k in ctx.lead_env.lead], (*path, "owner_field"), "lead field", "线索字段")
         return {"owner_field": owner_field}
     if fld is None or owners is None:
         ctx.report(path, "compile.strategy", "by_field needs 'field' and 'owners' (or 'owner_field')", "by_field 需要 'field' 和 'owners'(或 'owner_field')")
-        return {}
+        return None
     if not ctx.reference(fld, [k for k in ctx.lead_env.lead], (*path, "field"), "lead field", "线索字段"):
-        return {}
+        return None
     table = {str(k): (tuple(v) if isinstance(v, list) else (v,)) for k, v in owners.items()}
     t = ctx.lead_env.lead[fld]
     if t.options is not None:
@@ -343,7 +344,7 @@ def compile_assignment(data: Mapping[str, Any] | None, ctx: Context, load: LoadS
         for key in stray:
             ctx.report((*path, key), "compile.strategy", "{k!r} is not an option of strategy {s!r}", "{k!r} 不是策略 {s!r} 的选项", k=key, s=strategy.name)
         opts = strategy.compile(spec, ctx, path)
-        if strategy.admit is not None and not opts and strategy.name != "pool":
+        if opts is None:
             continue
         when = ctx.condition(spec.get("when"), (*path, "when"))
         eligible = ctx.condition(spec.get("eligible"), (*path, "eligible"), ctx.rep_env)

@@ -955,6 +955,19 @@ def _coalesce_type(args: list[ValueType]) -> ValueType | str:
     return kinds.pop() if kinds else ANY
 
 
+def _if_type(args: list[ValueType]) -> ValueType | str:
+    if args[0].kind not in ("boolean", "any"):
+        return "the first argument must be a condition"
+    kinds = {a.plain() for a in args[1:] if a.kind != "any"}
+    if len(kinds) > 1:
+        return "the second and third arguments must have the same type"
+    return kinds.pop() if kinds else ANY
+
+
+def _if(c: Any, a: Any, b: Any) -> Any:
+    return a if c is True else b
+
+
 def _len(x: Any) -> int:
     return 0 if x is None else len(x)
 
@@ -1059,6 +1072,11 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             "coalesce", "coalesce(a, b, ...) -> value", "the first argument that is set and not empty",
             "第一个已填且非空的参数", 'coalesce(city, province) == "上海"', 2, 16, _coalesce_type, _coalesce,
             missing_ok=True,
+        ),
+        FunctionSpec(
+            "if", "if(c, a, b) -> value", "a when the condition c holds, else b (also b when c is missing)",
+            "条件 c 成立时取 a,否则取 b(c 未填时也取 b)", "overlap_count(product_lines, rep.skills) * 10 + if(rep.exec_rapport, 5, 0)",
+            3, 3, _if_type, _if, missing_ok=True,
         ),
         FunctionSpec(
             "overlaps", "overlaps(a, b) -> boolean", "whether the lists a and b share an item", "列表 a 和 b 是否有相同的项",
