@@ -56,6 +56,11 @@ class LoadSpec:
     cap: Expression | float | None = None
     daily_quota: Expression | float | None = None
     weekly_quota: Expression | float | None = None
+    open_when: Condition | None = None  # which owned leads count toward the load index (None: all)
+
+    def counts(self, L: Mapping[str, Any]) -> bool:
+        """Whether this owned lead is open, i.e. counts toward its owner's load index."""
+        return self.open_when is None or bool(self.open_when.fn(L, None))
 
     def weight(self, L: Mapping[str, Any]) -> float:
         """The weight this lead adds to its owner's load index."""
@@ -102,6 +107,7 @@ def compile_load(data: Mapping[str, Any] | None, ctx: Context) -> LoadSpec:
         cap=_number_or_rep_expr(data.get("cap"), ctx, ("load", "cap")),
         daily_quota=_number_or_rep_expr(data.get("daily_quota"), ctx, ("load", "daily_quota")),
         weekly_quota=_number_or_rep_expr(data.get("weekly_quota"), ctx, ("load", "weekly_quota")),
+        open_when=ctx.condition(data.get("open_when"), ("load", "open_when")),
     )
 
 

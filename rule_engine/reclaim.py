@@ -86,7 +86,7 @@ def compile_reclaim(data: Mapping[str, Any] | None, ctx: Context) -> ReclaimSpec
             ctx.report((*path, "name"), "compile.duplicate", "reclaim rule {n!r} is defined twice", "回收规则 {n!r} 重复定义", n=spec["name"])
             continue
         seen.add(spec["name"])
-        when = ctx.condition(spec.get("when"), (*path, "when"))
+        when = ctx.condition(spec.get("when"), (*path, "when"), ctx.rep_env)  # rep.X reads the owner
         remind = spec.get("remind_before_days")
         if remind is not None and remind >= spec["days"]:
             ctx.report(
@@ -149,20 +149,29 @@ class ReclaimVerdict:
         return "正常跟进中" if zh else "in good standing"
 
 
-def evaluate_reclaim(template: CompiledTemplate, leads: Sequence[Mapping[str, Any]], now: dt.datetime) -> list[ReclaimVerdict]:
-    """A verdict for every lead that has an owner (pool leads are skipped)."""
+def evaluate_reclaim(
+    template: CompiledTemplate, leads: Sequence[Mapping[str, Any]], now: dt.datetime, roster: Sequence[Rep] = ()
+) -> list[ReclaimVerdict]:
+    """A verdict for every lead that has an owner (pool leads are skipped).
+
+    A rule's ``when`` may read the owner as ``rep.X``; owners missing from ``roster`` read as unset.
+    """
     spec = template.reclaim
+    day = now.astimezone(template.timezone).date()
+    owners = {r.id: r.values(day) for r in roster}
+    clock = template.clock(now)
     out: list[ReclaimVerdict] = []
     for record in leads:
         if not record.get("owner"):
             continue
-        L = template.values(record, now)
+        L = template.values(record, now, clock)
         template.grade(L)
-        out.append(verdict_for(spec, L, now))
+        out.append(verdict_for(spec, L, now, owners.get(record["owner"])))
     return out
 
 
-def verdict_for(spec: ReclaimSpec | None, L: Mapping[str, Any], now: dt.datetime) -> ReclaimVerdict:
+def verdict_for(spec: ReclaimSpec | None, L: Mapping[str, Any], now: dt.datetime, owner: Mapping[str, Any] | None = None) -> ReclaimVerdict:
+    R = owner if owner is not None else {}
     lead_id, owner = str(L.get("id", "")), L.get("owner")
     if spec is None or not spec.rules:
         return ReclaimVerdict(lead_id, owner, "keep")
@@ -172,7 +181,7 @@ def verdict_for(spec: ReclaimSpec | None, L: Mapping[str, Any], now: dt.datetime
     upcoming: ReclaimVerdict | None = None
     for rule in spec.rules:
         deadline = rule.deadline(L)
-        if deadline is None or (rule.when is not None and not rule.when.fn(L, None)):
+        if deadline is None or (rule.when is not None and not rule.when.fn(L, R)):
             continue
         if deadline <= now:
             return ReclaimVerdict(lead_id, owner, "reclaim", rule.name, deadline, rule.action, rule.notify, rule.start(L))

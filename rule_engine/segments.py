@@ -331,7 +331,7 @@ def _collect(name: str, rows: tuple[Row, ...], default: Any, aggregate: str | No
                 if v is not None:
                     values.append(v)
         if not hit:
-            return (0 if count else default), ()
+            return (default if default is not None or not count else 0), ()
         if not values and not count:
             return default, tuple(hit)
         return agg(values), tuple(hit)

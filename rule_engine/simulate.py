@@ -2,7 +2,7 @@
 
 Leads without an owner are graded and assigned in input order; leads with an owner are graded
 and checked against the reclaim rules. Starting loads are each rep's own ``load`` plus the
-weights of the leads the input already gives them.
+weights of the open leads (``load.open_when``) the input already gives them.
 """
 
 from __future__ import annotations
@@ -105,12 +105,16 @@ def simulate(
             template.grade(L)
         except Exception:  # an evaluation error is reported for the lead below
             continue
+        if not template.load.counts(L):
+            continue
         extra[record["owner"]] += template.load.weight(L)
         owned_count[record["owner"]] += 1
     start = [replace(r, load=r.load + extra.get(r.id, 0.0), open_count=r.open_count + owned_count.get(r.id, 0)) for r in roster]
     result = assign(template, new, start, state, now, explain=True)
     decisions = {d.lead_id: d for d in result.decisions}
 
+    day = now.astimezone(template.timezone).date()
+    owner_values = {r.id: r.values(day) for r in roster}
     out: list[LeadResult] = []
     reclaim_counts: Counter[str] = Counter()
     due: list[dict[str, Any]] = []
@@ -124,7 +128,7 @@ def simulate(
                 problem = getattr(exc, "problems", [None])[0]
                 out.append(LeadResult(lead_id, template.outputs(L), record["owner"], None, "error", problem.message(lang) if problem else str(exc)))
                 continue
-            verdict = verdict_for(template.reclaim, L, now)
+            verdict = verdict_for(template.reclaim, L, now, owner_values.get(record["owner"]))
             reclaim_counts[verdict.action] += 1
             if verdict.action in ("reclaim", "remind"):
                 due.append({"id": lead_id, "owner": verdict.owner, "action": verdict.action, "rule": verdict.rule, "deadline": verdict.deadline.isoformat() if verdict.deadline else None})
