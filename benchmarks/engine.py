@@ -1,7 +1,7 @@
 """Engine throughput against hand-written Python of the same rules, measured in the same run.
 
 The sample template ``templates/b2b_software.yaml`` (value x difficulty grading, a score table, a
-tier table, load weights 3 / 1.5 / 0.5 with cap 10, five policies with fallbacks) grades and
+tier table, load weights 3 / 1.5 / 0.5 with cap 10, six policies with fallbacks and a pool policy) grades and
 assigns N synthetic leads in memory. Leads arrive in batches of ``--batch`` (a day's intake); each
 batch starts from the same roster snapshot (yesterday's leads were worked off) and carries the
 rotation state on. The floor is plain Python written by hand for exactly these rules; it must
@@ -148,6 +148,9 @@ def floor_run(leads: list[dict[str, Any]], reps: list[Rep], batch: int) -> list[
                 plan = (("key_accounts_in_region", SENIOR, True, "least", "next"), ("key_accounts_any_region", SENIOR, False, "least", "escalate"))
             elif tier == "B":
                 plan = (("growth_accounts", MID_SENIOR, True, "rr", "next"), ("growth_accounts_overflow", MID_SENIOR, False, "rr", "pool"))
+            elif quadrant == "low_value_high_difficulty":
+                plan = ()  # policy nurture_in_bulk: left in the pool for claiming
+                policy = "nurture_in_bulk"
             else:
                 plan = (("starter_accounts", frozenset(("junior",)), False, "rr", "next"),)
             for name, levels, in_region, how, fallback in plan:

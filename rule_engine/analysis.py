@@ -48,6 +48,9 @@ class Range:
             hi, hi_incl = other.hi, other.hi_incl
         return Range(lo, lo_incl, hi, hi_incl)
 
+    def holds(self, v: float) -> bool:
+        return (self.lo < v or (v == self.lo and self.lo_incl)) and (v < self.hi or (v == self.hi and self.hi_incl))
+
     @property
     def empty(self) -> bool:
         return self.lo > self.hi or (self.lo == self.hi and not (self.lo_incl and self.hi_incl))
@@ -66,7 +69,7 @@ class Range:
         return (self.lo + self.hi) / 2
 
 
-Constraint = Range | frozenset
+Constraint = Range | frozenset[Any]
 Box = dict[str, Constraint]
 
 
@@ -94,7 +97,7 @@ def _box(node: Node | None, types: Mapping[str, ValueType]) -> Box | None:
     return box
 
 
-def _domain(t: ValueType) -> frozenset | None:
+def _domain(t: ValueType) -> frozenset[Any] | None:
     if t.kind == "boolean":
         return frozenset({True, False})
     if t.kind == "string" and t.options is not None:
@@ -151,13 +154,16 @@ def _intersects(a: Box, b: Box) -> Box | None:
             if met.empty:
                 return None
             out[name] = met
-        elif isinstance(ca, frozenset) and isinstance(cb, frozenset):
-            both = ca & cb
+        else:
+            # Two sets, or (on a number field) a range and the set of an `in` list: keep the common values.
+            if isinstance(ca, Range) or isinstance(cb, Range):
+                rng, values = (ca, cb) if isinstance(ca, Range) else (cb, ca)
+                both = frozenset(v for v in values if rng.holds(v))  # type: ignore[union-attr]
+            else:
+                both = ca & cb
             if not both:
                 return None
             out[name] = both
-        else:
-            return None
     if any((isinstance(c, frozenset) and not c) or (isinstance(c, Range) and c.empty) for c in out.values()):
         return None
     return out
@@ -199,12 +205,18 @@ def _gap(boxes: list[Box], types: Mapping[str, ValueType]) -> str | None:
             return None
         name = names[0]
         # Candidate points: just around every bound, and far out on both sides.
-        bounds = sorted({x for b in boxes for x in (b[name].lo, b[name].hi) if math.isfinite(x)})  # type: ignore[union-attr]
+        # An `in` list on a number field is a set of points; its values are bounds too.
+        edges = [c if isinstance(c, frozenset) else (c.lo, c.hi) for c in (b[name] for b in boxes)]
+        bounds = sorted({float(x) for e in edges for x in e if math.isfinite(x)})
         points: list[float] = [bounds[0] - 1 if bounds else 0.0, bounds[-1] + 1 if bounds else 0.0]
         for i, x in enumerate(bounds):
             points.append(x)
             if i + 1 < len(bounds):
                 points.append((x + bounds[i + 1]) / 2)
+        if types[name].integer:
+            # An integer field holds no value strictly between two whole numbers: test the whole
+            # numbers next to each candidate instead (floor(x) + 1 is the first one above x).
+            points = [float(q) for p in points for q in (math.floor(p), math.floor(p) + 1) if q == p or q > p]
         for p in points:
             if not any(_contains(b, {name: p}) for b in boxes):
                 return f"{name} = {format_value(int(p) if float(p).is_integer() else p)}"

@@ -560,48 +560,59 @@ def assign(
     otherwise = template.assignment.otherwise
     load = template.load
     decisions: list[Decision] = []
+    append = decisions.append
     clock = template.clock(now)
-    runners = {p.name: _runner(p, run, exclude) for p in policies}
     output_names = template.output_names
+    values, grade, weight_of = template.values, template.grade, load.weight
+    fallback_outcome = "escalated" if otherwise == "escalate" else "pool"
+    # One entry per policy, bound once: (name, `when` closure or None, runner or None for pool, strategy, on_no_candidate)
+    plan = [
+        (p.name, p.when.fn if p.when is not None else None, None if p.strategy.name == "pool" else _runner(p, run, exclude), p.strategy.name, p.on_no_candidate)
+        for p in policies
+    ]
     for record in leads:
-        L = template.values(record, now, clock)
+        L = values(record, now, clock)
         lead_id = str(record.get("id", ""))
+        hits = None
         try:
-            hits = template.grade_explained(L) if explain else template.grade(L)
+            if explain:
+                hits = template.grade_explained(L)
+            else:
+                grade(L)
         except EvaluationError as exc:
-            decisions.append(Decision(lead_id, "error", None, None, 0.0, L, output_names, None, exc.problems[0]))
+            append(Decision(lead_id, "error", None, None, 0.0, L, output_names, None, exc.problems[0]))
             continue
-        weight = load.weight(L)
+        weight = weight_of(L)
         trace = Trace(hits, [], None, load.weight_row(L), weight) if hits is not None else None
-        outcome, owner, chosen_policy = otherwise, None, None
-        for pol in policies:
-            if pol.when is not None and not pol.when.fn(L, None):
+        outcome, owner, chosen_policy = fallback_outcome, None, None
+        for name, when, pick, strategy, on_none in plan:
+            if when is not None and not when(L, None):
                 continue
-            note = PolicyNote(pol.name, pol.strategy.name) if trace is not None else None
-            if note is not None:
-                trace.policies.append(note)  # type: ignore[union-attr]
-            if pol.strategy.name == "pool":
+            note = None
+            if trace is not None:
+                note = PolicyNote(name, strategy)
+                trace.policies.append(note)
+            if pick is None:  # the pool strategy: leave the lead for claiming
                 if note is not None:
                     note.result = "pool"
-                outcome, chosen_policy = "pool", pol.name
+                outcome, chosen_policy = "pool", name
                 break
-            slot = runners[pol.name](L, weight, note)
+            slot = pick(L, weight, note)
             if slot is not None:
                 slot.take(weight)
-                outcome, owner, chosen_policy = "assigned", slot.rep.id, pol.name
+                outcome, owner, chosen_policy = "assigned", slot.rep.id, name
                 if note is not None:
                     note.result = "chosen"
                 break
             if note is not None:
-                note.result = pol.on_no_candidate
-            if pol.on_no_candidate != "next":
-                outcome, chosen_policy = ("pool" if pol.on_no_candidate == "pool" else "escalated"), pol.name
+                note.result = on_none
+            if on_none != "next":
+                outcome, chosen_policy = ("pool" if on_none == "pool" else "escalated"), name
                 break
         else:
-            outcome = "escalated" if otherwise == "escalate" else "pool"
             if trace is not None:
                 trace.otherwise = otherwise
-        decisions.append(Decision(lead_id, outcome, owner, chosen_policy, weight, L, output_names, trace))
+        append(Decision(lead_id, outcome, owner, chosen_policy, weight, L, output_names, trace))
     new_state = RotationState(run.cursors, run.weights)
     return AssignmentResult(decisions, new_state, tuple(by_id[r.id].result() for r in ordered))
 

@@ -495,7 +495,8 @@ class _Parser:
     def number(self, tok: _Tok) -> int | float:
         text = tok.text.replace("_", "")
         value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
-        if not math.isfinite(value) or abs(value) > self.limits.max_number:
+        # math.isfinite() would overflow on a long integer literal; int/float comparison is exact.
+        if (isinstance(value, float) and not math.isfinite(value)) or abs(value) > self.limits.max_number:
             raise ConditionError(
                 _problem(
                     "condition.limit",
@@ -510,6 +511,7 @@ class _Parser:
 
     def list_literal(self) -> ListLit:
         start = self.next()
+        self.enter(start.pos)  # `[[[[...` recurses through unary(): bound it like parentheses
         items: list[Const] = []
         if not self.at("op", "]"):
             while True:
@@ -542,6 +544,7 @@ class _Parser:
         if not self.at("op", "]"):
             raise self.error(self.peek(), "',' or ']'", "',' 或 ']'")
         self.next()
+        self.leave()
         return ListLit(tuple(items), start.pos)
 
     def name_or_call(self) -> Node:
@@ -711,7 +714,7 @@ def _const_from_tree(value: Any, path: tuple[PathPart, ...], limits: Limits) -> 
     if isinstance(value, bool) or isinstance(value, str):
         return Const(value)
     if isinstance(value, (int, float)):
-        if not math.isfinite(value) or abs(value) > limits.max_number:
+        if (isinstance(value, float) and not math.isfinite(value)) or abs(value) > limits.max_number:
             raise ConditionError(
                 _problem("condition.limit", "the number {v} is too large", "数字 {v} 太大", path, v=value)
             )
@@ -792,7 +795,7 @@ def _from_tree(tree: Any, path: tuple[PathPart, ...], depth: int, limits: Limits
                     "unknown operator {op!r}",
                     "未知的运算符 {op!r}",
                     (*path, "op"),
-                    suggestion=closest(str(op), _TREE_OPS) if isinstance(op, str) else None,
+                    suggestion=_tree_op_suggestion(op),
                     op=op,
                 )
             )
@@ -818,6 +821,14 @@ def _from_tree(tree: Any, path: tuple[PathPart, ...], depth: int, limits: Limits
             path,
         )
     )
+
+
+def _tree_op_suggestion(op: Any) -> str | None:
+    """The operator a wrong ``op`` most likely meant: ``=`` is ``==`` (not the equally close ``>=``)."""
+    if not isinstance(op, str):
+        return None
+    fix = _MISTAKES.get(op.strip())
+    return fix if fix in _TREE_OPS else closest(op, _TREE_OPS)
 
 
 def _extra_keys(keys: set[str], path: tuple[PathPart, ...]) -> ConditionError:
@@ -1049,7 +1060,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         FunctionSpec(
             "matches", 'matches(s, "regex") -> boolean', "whether the regular expression (a literal, checked for "
             "catastrophic backtracking) matches somewhere in s", "正则表达式(必须是字面量,已检查回溯风险)是否在 s 中匹配",
-            r'matches(phone, "^1[3-9]\d{9}$")', 2, 2, _ret(BOOLEAN, ("string",)), None,
+            'matches(phone, "^1[3-9][0-9]{9}$")', 2, 2, _ret(BOOLEAN, ("string",)), None,
         ),
         FunctionSpec(
             "abs", "abs(n) -> number", "absolute value", "绝对值", "abs(price_gap) < 1000", 1, 1,
@@ -1425,6 +1436,43 @@ def _name_const(rep: bool, key: str, op: str, c: Any) -> Fn:
     return lambda L, R: (v := L.get(key)) is not None and v < c
 
 
+_LOWER = {">": False, ">=": True}
+_UPPER = {"<": False, "<=": True}
+
+
+def _range_check(node: And) -> Fn | None:
+    """``x >= a and x < b`` on one lead number as a single closure (a common row shape)."""
+    if len(node.items) != 2:
+        return None
+    lo = hi = None
+    key = None
+    for item in node.items:
+        if not (isinstance(item, Compare) and isinstance(item.left, Name) and item.left.scope == "lead" and isinstance(item.right, Const)):
+            return None
+        value = item.right.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        if key is not None and item.left.name != key:
+            return None
+        key = item.left.name
+        if item.op in _LOWER and lo is None:
+            lo = (value, _LOWER[item.op])
+        elif item.op in _UPPER and hi is None:
+            hi = (value, _UPPER[item.op])
+        else:
+            return None
+    if lo is None or hi is None or key is None:
+        return None
+    (a, a_incl), (b, b_incl), k = lo, hi, key
+    if a_incl and not b_incl:
+        return lambda L, R: (v := L.get(k)) is not None and a <= v < b
+    if a_incl and b_incl:
+        return lambda L, R: (v := L.get(k)) is not None and a <= v <= b
+    if b_incl:
+        return lambda L, R: (v := L.get(k)) is not None and a < v <= b
+    return lambda L, R: (v := L.get(k)) is not None and a < v < b
+
+
 class _Compiler:
     def __init__(self, env: Env) -> None:
         self.tz = ZoneInfo(env.timezone)
@@ -1591,6 +1639,9 @@ class _Compiler:
         return lambda L, R: (a := lf(L, R)) is not None and (b := rf(L, R)) is not None and cmp(a, b)
 
     def p_and(self, node: And) -> Fn:
+        merged = _range_check(node)
+        if merged is not None:
+            return merged
         items = [self.predicate(i) for i in node.items]
         if len(items) == 2:
             a, b = items

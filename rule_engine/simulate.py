@@ -97,7 +97,7 @@ def simulate(
     by_id = {r.id: r for r in roster}
     owned = [r for r in leads if r.get("owner")]
     new = [r for r in leads if not r.get("owner")]
-    extra: dict[str, float] = Counter()
+    extra: dict[str, float] = {}
     owned_count: Counter[str] = Counter()
     for record in owned:
         L = template.values(record, now)
@@ -107,7 +107,7 @@ def simulate(
             continue
         if not template.load.counts(L):
             continue
-        extra[record["owner"]] += template.load.weight(L)
+        extra[record["owner"]] = extra.get(record["owner"], 0.0) + template.load.weight(L)
         owned_count[record["owner"]] += 1
     start = [replace(r, load=r.load + extra.get(r.id, 0.0), open_count=r.open_count + owned_count.get(r.id, 0)) for r in roster]
     result = assign(template, new, start, state, now, explain=True)

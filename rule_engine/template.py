@@ -40,6 +40,7 @@ from rule_engine.points import PointsSpec, compile_points
 from rule_engine.reclaim import ReclaimSpec, compile_reclaim
 from rule_engine.schema import schema_problems
 from rule_engine.segments import Row, Table
+from rule_engine.trace import outputs_of
 from rule_engine.triggers import Trigger, compile_triggers
 from rule_engine.types import (
     BOOLEAN,
@@ -193,12 +194,7 @@ class CompiledTemplate:
 
     def outputs(self, L: Mapping[str, Any]) -> dict[str, Any]:
         """The segment outputs in ``L``, as plain JSON-able values (lists, not tuples)."""
-        names, lists = self.output_names
-        out = {name: L.get(name) for name in names}
-        for name in lists:
-            if out[name] is not None:
-                out[name] = list(out[name])
-        return out
+        return outputs_of(L, self.output_names)
 
 
 def _builtin_field(name: str, t: str) -> FieldDef:
@@ -349,13 +345,10 @@ def _attach_field_conditions(
 ) -> None:
     for name in list(defs):
         spec = data.get(name) or {}
-        conditions = {
-            key: ctx.condition(spec[key], (*path, name, key), env)
-            for key in ("visible_when", "required_when")
-            if spec.get(key) is not None
-        }
-        if conditions:
-            defs[name] = replace(defs[name], **conditions)
+        fdef = defs[name]
+        visible = ctx.condition(spec.get("visible_when"), (*path, name, "visible_when"), env)
+        required = ctx.condition(spec.get("required_when"), (*path, name, "required_when"), env)
+        defs[name] = replace(fdef, visible_when=visible, required_when=required)
 
 
 def _table_reads(rules: Sequence[Mapping[str, Any]]) -> set[str]:

@@ -116,6 +116,17 @@ def _json(value: Any) -> Any:
     return value
 
 
+def outputs_of(values: Mapping[str, Any], output_names: tuple[tuple[str, ...], tuple[str, ...]]) -> dict[str, Any]:
+    """Table outputs read from a lead's values; list outputs as lists, not tuples."""
+    names, lists = output_names
+    out = {name: values.get(name) for name in names}
+    for name in lists:
+        value = out[name]
+        if value is not None:
+            out[name] = list(value)
+    return out
+
+
 @dataclass(slots=True)
 class Decision:
     """What the engine decided for one lead. ``values`` are what its conditions read."""
@@ -133,12 +144,8 @@ class Decision:
     @property
     def outputs(self) -> dict[str, Any]:
         """Each table's output, as plain JSON-able values (lists, not tuples)."""
-        names, lists = self.output_names
-        out = {name: self.values.get(name) for name in names}
-        for name in lists:
-            if out[name] is not None:
-                out[name] = list(out[name])
-        return out
+        return outputs_of(self.values, self.output_names)
+
 
     def explain(self, template: CompiledTemplate, lang: str = "en") -> str:
         """The decision in one readable sentence."""

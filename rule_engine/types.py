@@ -6,7 +6,7 @@ that ``industry == "medcal"`` is caught with a suggestion when the template is l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
     "ANY",
@@ -34,6 +34,7 @@ class ValueType:
     kind: str
     item: str | None = None  # for lists: kind of the items ("any" for an empty literal)
     options: frozenset[str] | None = None  # enum/tags: the allowed option values
+    integer: bool = field(default=False, compare=False)  # an integer field: only whole numbers occur
 
     def __str__(self) -> str:
         if self.kind == "list":
@@ -86,4 +87,6 @@ def field_value_type(field_type: str, options: frozenset[str] | None = None) -> 
         return ValueType("list", "string", options)
     if field_type == "enum":
         return ValueType("string", options=options)
+    if field_type == "integer":
+        return ValueType("number", integer=True)
     return ValueType(_FIELD_KINDS[field_type])

@@ -18,7 +18,8 @@ PROBE = """
 import importlib, pkgutil, sys, json
 pkg = importlib.import_module(sys.argv[1])
 for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
-    importlib.import_module(info.name)
+    if not info.name.endswith(".__main__"):  # running the command line is not importing it
+        importlib.import_module(info.name)
 print(json.dumps(sorted(sys.modules)))
 """
 

@@ -1,0 +1,5 @@
+"""python -m configurator: the fenpei command line."""
+
+from configurator.cli import main
+
+main()
