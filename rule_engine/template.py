@@ -370,11 +370,13 @@ def _table_cycles(tables: Sequence[Mapping[str, Any]], ctx: Context) -> set[int]
     """Report tables that depend on each other; returns the indexes involved in a cycle."""
     index = {t["name"]: i for i, t in enumerate(tables)}
     deps = {i: {index[n] for n in _table_reads(t.get("rules", [])) if n in index and index[n] != i} for i, t in enumerate(tables)}
+    reads_itself: set[int] = set()  # a cycle of one: its rows are not checked again ("unknown field")
     for i, t in enumerate(tables):
         if t["name"] in _table_reads(t.get("rules", [])):
             ctx.report(
                 ("segments", i, "name"), "compile.cycle", "table {t!r} reads its own output", "分级表 {t!r} 读取了自己的输出", t=t["name"]
             )
+            reads_itself.add(i)
     in_cycle: set[int] = set()
     color: dict[int, int] = {}
     stack: list[int] = []
@@ -403,7 +405,7 @@ def _table_cycles(tables: Sequence[Mapping[str, Any]], ctx: Context) -> set[int]
     for i in range(len(tables)):
         if i not in color:
             visit(i)
-    return in_cycle
+    return in_cycle | reads_itself
 
 
 def _literal_type(value: Any) -> str:
@@ -470,6 +472,11 @@ def _compile_segments(data: Sequence[Mapping[str, Any]], ctx: Context, lead_type
                 out_types.discard(_literal_type(spec["default"]))
                 ctx.report((*here, "default"), "compile.type", "this table gives a list, so its default must be a list", "该分级表输出列表,默认值也必须是列表")
                 ok = False
+            elif has_default:
+                # A list default is not a fourth output type: its items share the rows' type.
+                out_types.discard("list")
+                out_types.update(_literal_type(v) for v in spec["default"])
+                str_outputs.update(v for v in spec["default"] if isinstance(v, str))
         if len(out_types) > 1:
             ctx.report((*here, "rules"), "compile.type", "outputs of one table must share a type (found: {kinds})", "同一分级表的输出必须是同一类型(现为:{kinds})", kinds=", ".join(sorted(out_types)))
             ok = False

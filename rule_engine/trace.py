@@ -7,6 +7,7 @@ the explanation is rendered, so keeping traces on costs little.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -113,6 +114,8 @@ def note_data(c: CandidateNote, strategy: str, weight: float) -> Mapping[str, An
 def _json(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
+    if isinstance(value, dt.date):  # a lead's date or datetime (e.g. the value a by_field policy looked up)
+        return value.isoformat()
     return value
 
 
