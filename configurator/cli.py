@@ -81,7 +81,7 @@ def template() -> None:
 
 
 @template.command("validate")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path())
 @click.pass_context
 def template_validate(ctx: click.Context, file: str) -> None:
     """Check FILE; exit 0 when valid, else print FILE:LINE: $.path: message lines and exit 1."""
@@ -109,9 +109,9 @@ def _parse_now(value: str | None, lang: str) -> dt.datetime:
 
 
 @main.command("simulate")
-@click.argument("template_file", metavar="TEMPLATE", type=click.Path(dir_okay=False))
-@click.option("--leads", "leads_file", required=True, type=click.Path(dir_okay=False), help="Leads CSV: id plus field columns.")
-@click.option("--reps", "reps_file", required=True, type=click.Path(dir_okay=False), help="Reps CSV: id, name, rep fields, status, leave.")
+@click.argument("template_file", metavar="TEMPLATE", type=click.Path())
+@click.option("--leads", "leads_file", required=True, type=click.Path(), help="Leads CSV: id plus field columns.")
+@click.option("--reps", "reps_file", required=True, type=click.Path(), help="Reps CSV: id, name, rep fields, status, leave.")
 @click.option("--now", "now_text", default=None, help="The clock, ISO 8601 with offset (default: the current time).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per lead, then a summary object.")
 @click.pass_context
@@ -124,13 +124,13 @@ def simulate_cmd(ctx: click.Context, template_file: str, leads_file: str, reps_f
     leads: list[dict[str, Any]] = []
     reps = []
     try:
-        leads = read_leads_csv(leads_file, t)
-    except InputProblems as exc:
-        problems.append(exc.format(lang))
-    try:
         reps = read_reps_csv(reps_file, t)
     except InputProblems as exc:
         problems.append(exc.format(lang))
+    try:
+        leads = read_leads_csv(leads_file, t, {r.id for r in reps} if not problems else None)
+    except InputProblems as exc:
+        problems.insert(0, exc.format(lang))
     if problems:
         _fail("\n".join(problems))
     result = simulate(t, leads, reps, now, lang=lang)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +63,8 @@ def _problem(source: str, line: int, column: str | None, code: str, en: str, zh:
     return InputProblem(source, line, column, Problem.make(code, en, zh, suggestion=suggestion, **params))
 
 
-def _rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, str], list[str]]]:
+def _rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, str] | None, list[str]]]:
+    """``(1, None, header)`` first, so the header is checked even without rows; then each row with its first line."""
     source = os.fspath(path)
     try:
         size = os.path.getsize(path)
@@ -90,9 +91,12 @@ def _rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, str], l
     except csv.Error as exc:
         raise InputProblems([_problem(source, 1, None, "input.csv", "not a valid CSV file ({err})", "不是有效的 CSV 文件({err})", err=str(exc))]) from None
     header = [h.strip() for h in header]
+    yield 1, None, header
     try:
+        # A quoted cell may span lines: a row is reported on the line where it starts.
+        end = reader.line_num
         for row in reader:
-            line = reader.line_num
+            line, end = end + 1, reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) > len(header):
@@ -118,20 +122,24 @@ def _check_header(source: str, header: list[str], known: list[str], what_en: str
     return problems
 
 
-def read_leads_csv(path: str | os.PathLike[str], template: CompiledTemplate) -> list[dict[str, Any]]:
-    """Typed lead records from a CSV file; raises InputProblems listing every bad cell."""
+def read_leads_csv(
+    path: str | os.PathLike[str], template: CompiledTemplate, reps: Collection[str] | None = None
+) -> list[dict[str, Any]]:
+    """Typed lead records from a CSV file; raises InputProblems listing every bad cell.
+
+    With ``reps`` (rep ids), an ``owner`` or ``previous_owner`` that is not one of them is a problem.
+    """
     source = os.fspath(path)
     known = list(template.fields) + list(LEAD_BUILTIN_FIELDS)
     records: list[dict[str, Any]] = []
     problems: list[InputProblem] = []
     ids: dict[str, int] = {}
-    header_checked = False
     for line, raw, header in _rows(path):
-        if not header_checked:
+        if raw is None:
             problems.extend(_check_header(source, header, known, "lead field", "线索字段"))
-            header_checked = True
             if problems:
                 break
+            continue
         record, bad = template.lead_record(raw, text=True)
         lead_id = record.get("id")
         if not lead_id:
@@ -141,6 +149,13 @@ def read_leads_csv(path: str | os.PathLike[str], template: CompiledTemplate) -> 
         else:
             ids[lead_id] = line
         problems.extend(InputProblem(source, line, str(p.path[0]) if p.path else None, p) for p in bad)
+        if reps is not None:
+            for column in ("owner", "previous_owner"):
+                rep_id = record.get(column)
+                if rep_id is not None and rep_id not in reps:
+                    problems.append(
+                        _problem(source, line, column, "input.rep", "{id!r} is not a rep in the reps file", "{id!r} 不在销售名单中", suggestion=closest(rep_id, reps), id=rep_id)
+                    )
         records.append(record)
     if problems:
         raise InputProblems(problems)
@@ -154,13 +169,12 @@ def read_reps_csv(path: str | os.PathLike[str], template: CompiledTemplate) -> l
     reps: list[Rep] = []
     problems: list[InputProblem] = []
     ids: dict[str, int] = {}
-    header_checked = False
     for line, raw, header in _rows(path):
-        if not header_checked:
+        if raw is None:
             problems.extend(_check_header(source, header, known, "rep attribute", "销售属性"))
-            header_checked = True
             if problems:
                 break
+            continue
         rep, bad = rep_from_raw(raw, template.rep_fields, template.timezone, text=True)
         problems.extend(InputProblem(source, line, str(p.path[0]) if p.path else None, p) for p in bad)
         if rep is not None:

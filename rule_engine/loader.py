@@ -167,7 +167,8 @@ def load_document(path: str | os.PathLike[str], *, limits: Limits = Limits()) ->
 
 
 def _fail_file(source: str, code: str, en: str, zh: str, *, line: int | None = None, **params: Any) -> NoReturn:
-    raise DocumentError(Problem.make(code, en, zh, line=line, **params).at(source=source))
+    # A problem with the file as a whole is reported on line 1, like every other problem: FILE:LINE: …
+    raise DocumentError(Problem.make(code, en, zh, line=line or 1, **params).at(source=source))
 
 
 def _reason(exc: OSError) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rule_engine.errors import Problem
+from rule_engine.errors import Problem, closest
 from rule_engine.fields import FieldDef, Text, coerce
 
 __all__ = ["Leave", "Rep", "RotationState", "rep_from_raw"]
@@ -135,7 +135,14 @@ def rep_from_raw(raw: Mapping[str, Any], rep_fields: Mapping[str, FieldDef], tz:
     status = str(raw.get("status") or "active").strip() or "active"
     if status not in STATUSES:
         problems.append(
-            Problem.make("rep.status", "status must be one of: active, paused, inactive", "状态必须是 active、paused 或 inactive 之一", ("status",))
+            Problem.make(
+                "rep.status",
+                "{v!r} is not one of: active, paused, inactive",
+                "{v!r} 不是 active、paused、inactive 之一",
+                ("status",),
+                suggestion=closest(status, STATUSES),
+                v=status,
+            )
         )
         status = "active"
     leaves: list[Leave] = []

@@ -270,21 +270,23 @@ def compile_document(doc: Document) -> CompiledTemplate:
     """Validate a parsed document against the schema, then compile it."""
     problems = schema_problems(doc.data)
     if problems:
-        raise doc.located_error(SchemaError(_sorted(problems)))
+        raise SchemaError(_in_file_order(doc, problems))
     compiled, problems = _compile(doc.data)
     if problems or compiled is None:
-        raise doc.located_error(CompileError(_sorted(problems)))
+        raise CompileError(_in_file_order(doc, problems))
     return compiled
 
 
-def _sorted(problems: Sequence[Problem]) -> list[Problem]:
+def _in_file_order(doc: Document, problems: Sequence[Problem]) -> list[Problem]:
+    """Each problem once, located in the document, in the order a reader meets them."""
     seen: set[tuple[Any, ...]] = set()
     out = []
     for p in problems:
         key = (p.path, p.code, p.en)
         if key not in seen:
             seen.add(key)
-            out.append(p)
+            out.append(doc.located(p))
+    out.sort(key=lambda p: (p.line or 0, p.column or 0))
     return out
 
 
