@@ -69,11 +69,12 @@ class LoadSpec:
                 return w
         return self.default_weight
 
-    def weight_row(self, L: Mapping[str, Any]) -> int | None:
-        for i, (cond, _) in enumerate(self.weights):
+    def weight_and_row(self, L: Mapping[str, Any]) -> tuple[float, int | None]:
+        """The lead's weight and the index of the row that gave it (None: the default)."""
+        for i, (cond, w) in enumerate(self.weights):
             if cond.fn(L, None):
-                return i
-        return None
+                return w, i
+        return self.default_weight, None
 
     @staticmethod
     def per_rep(value: Expression | float | None, R: Mapping[str, Any], L0: Mapping[str, Any] | None = None) -> float | None:
@@ -582,8 +583,12 @@ def assign(
         except EvaluationError as exc:
             append(Decision(lead_id, "error", None, None, 0.0, L, output_names, None, exc.problems[0]))
             continue
-        weight = weight_of(L)
-        trace = Trace(hits, [], None, load.weight_row(L), weight) if hits is not None else None
+        trace = None
+        if hits is None:
+            weight = weight_of(L)
+        else:
+            weight, row = load.weight_and_row(L)
+            trace = Trace(hits, [], None, row, weight)
         outcome, owner, chosen_policy = fallback_outcome, None, None
         for name, when, pick, strategy, on_none in plan:
             if when is not None and not when(L, None):

@@ -132,7 +132,7 @@ def first_hit(rows: tuple[Row, ...], default: Any, order: Sequence[int] | None =
     outs, dynamic = _outputs(rows)
     order = list(range(len(rows))) if order is None else list(order)
     pairs = [(preds[i], outs[i]) for i in order]
-    indexed = [(i, preds[i], outs[i]) for i in order]
+    indexed = [((i,), preds[i], outs[i]) for i in order]  # the matched-rows tuple is built once per row
     if not dynamic:
 
         def value(L: Values) -> Any:
@@ -142,9 +142,9 @@ def first_hit(rows: tuple[Row, ...], default: Any, order: Sequence[int] | None =
             return default
 
         def explain(L: Values) -> tuple[Any, tuple[int, ...]]:
-            for i, pred, out in indexed:
+            for rows, pred, out in indexed:
                 if pred(L, None):
-                    return out, (i,)
+                    return out, rows
             return default, ()
 
         return value, explain
@@ -156,9 +156,9 @@ def first_hit(rows: tuple[Row, ...], default: Any, order: Sequence[int] | None =
         return default
 
     def explain_d(L: Values) -> tuple[Any, tuple[int, ...]]:
-        for i, pred, out in indexed:
+        for rows, pred, out in indexed:
             if pred(L, None):
-                return _out(out, True, L), (i,)
+                return _out(out, True, L), rows
         return default, ()
 
     return value_d, explain_d
@@ -167,39 +167,18 @@ def first_hit(rows: tuple[Row, ...], default: Any, order: Sequence[int] | None =
 def lookup(fields: tuple[str, ...], index: Mapping[tuple[Any, ...], tuple[int, Any]], default: Any) -> tuple[ValueFn, ExplainFn]:
     """A table whose rows are equalities on the same fields, as one dictionary lookup."""
     values = {k: v[1] for k, v in index.items()}
+    # key -> (output, matched rows): exactly what explain returns, built once.
+    answers = {k: (v[1], (v[0],)) for k, v in index.items()}
+    missed = (default, ())
     if len(fields) == 1:
         (f,) = fields
-        single = {k[0]: v for k, v in index.items()}
         single_values = {k[0]: v for k, v in values.items()}
-
-        def value1(L: Values) -> Any:
-            return single_values.get(L.get(f), default)
-
-        def explain1(L: Values) -> tuple[Any, tuple[int, ...]]:
-            hit = single.get(L.get(f))
-            return (default, ()) if hit is None else (hit[1], (hit[0],))
-
-        return value1, explain1
+        single_answers = {k[0]: v for k, v in answers.items()}
+        return (lambda L: single_values.get(L.get(f), default)), (lambda L: single_answers.get(L.get(f), missed))
     if len(fields) == 2:
         f1, f2 = fields
-
-        def value2(L: Values) -> Any:
-            return values.get((L.get(f1), L.get(f2)), default)
-
-        def explain2(L: Values) -> tuple[Any, tuple[int, ...]]:
-            hit = index.get((L.get(f1), L.get(f2)))
-            return (default, ()) if hit is None else (hit[1], (hit[0],))
-
-        return value2, explain2
-
-    def value(L: Values) -> Any:
-        return values.get(tuple(L.get(f) for f in fields), default)
-
-    def explain(L: Values) -> tuple[Any, tuple[int, ...]]:
-        hit = index.get(tuple(L.get(f) for f in fields))
-        return (default, ()) if hit is None else (hit[1], (hit[0],))
-
-    return value, explain
+        return (lambda L: values.get((L.get(f1), L.get(f2)), default)), (lambda L: answers.get((L.get(f1), L.get(f2)), missed))
+    return (lambda L: values.get(tuple(L.get(f) for f in fields), default)), (lambda L: answers.get(tuple(L.get(f) for f in fields), missed))
 
 
 def _first(name: str, rows: tuple[Row, ...], default: Any, aggregate: str | None, priorities: tuple[Any, ...]) -> tuple[ValueFn, ExplainFn]:

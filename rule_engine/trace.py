@@ -37,7 +37,7 @@ class CandidateNote(NamedTuple):
     b: Any = None
 
 
-@dataclass
+@dataclass(slots=True)
 class PolicyNote:
     policy: str
     strategy: str
@@ -51,7 +51,7 @@ class PolicyNote:
         return [*self.static, *(CandidateNote(*c) for c in self.candidates)]
 
 
-@dataclass
+@dataclass(slots=True)
 class Trace:
     tables: list[tuple[Table, Any, tuple[int, ...]]]  # each table, its output, the rows that decided it
     policies: list[PolicyNote]
