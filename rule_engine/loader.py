@@ -46,7 +46,7 @@ import math
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final, NoReturn
@@ -749,8 +749,9 @@ def _describe_key(key: Any) -> str:
     return repr(key)
 
 
-def _copy_tree(value: Any) -> Any:
-    """A deep copy of plain data, without recursion."""
+def _copy_tree(value: Any, resolve: Callable[[Any], Any] = lambda node: node) -> Any:
+    """A deep copy of plain data without recursion; ``resolve`` maps each node before it is copied."""
+    value = resolve(value)
     if not isinstance(value, (dict, list)):
         return value
     root: Any = {} if isinstance(value, dict) else []
@@ -759,6 +760,7 @@ def _copy_tree(value: Any) -> Any:
         src, dst = todo.pop()
         items = src.items() if isinstance(src, dict) else enumerate(src)
         for key, child in items:
+            child = resolve(child)
             if isinstance(child, (dict, list)):
                 child_copy: Any = {} if isinstance(child, dict) else []
                 todo.append((child, child_copy))
@@ -1019,26 +1021,7 @@ class _RefResolver:
 
     def expand(self) -> Any:
         """A copy of the tree with every $ref replaced by a copy of its target."""
-        root, _ = self.target(self.data)
-        if not isinstance(root, (dict, list)):
-            return root
-        new_root: Any = {} if isinstance(root, dict) else []
-        todo: list[tuple[Any, Any]] = [(root, new_root)]
-        while todo:
-            src, dst = todo.pop()
-            items = src.items() if isinstance(src, dict) else enumerate(src)
-            for key, child in items:
-                node, _ = self.target(child)
-                if isinstance(node, (dict, list)):
-                    copy: Any = {} if isinstance(node, dict) else []
-                    todo.append((node, copy))
-                else:
-                    copy = node
-                if isinstance(dst, dict):
-                    dst[key] = copy
-                else:
-                    dst.append(copy)
-        return new_root
+        return _copy_tree(self.data, lambda node: self.target(node)[0])
 
 
 def _children(node: Any) -> Iterator[tuple[Any, int]]:
