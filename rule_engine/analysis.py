@@ -141,8 +141,23 @@ def _atom(node: Node, types: Mapping[str, ValueType]) -> tuple[str, Constraint] 
     return None
 
 
-def _intersects(a: Box, b: Box) -> Box | None:
-    """The intersection of two boxes, or None when they are disjoint."""
+def _whole_number_in(r: Range) -> int | None:
+    """The smallest whole number in a range, if there is one."""
+    if r.lo == -math.inf:
+        start = math.floor(r.hi) if math.isfinite(r.hi) else 0
+        start = start if r.holds(start) else start - 1
+    else:
+        start = math.ceil(r.lo)
+        if start == r.lo and not r.lo_incl:
+            start += 1
+    return int(start) if r.holds(start) else None
+
+
+def _intersects(a: Box, b: Box, integers: frozenset[str] = frozenset()) -> Box | None:
+    """The intersection of two boxes, or None when they are disjoint.
+
+    On fields in ``integers`` only whole numbers occur, so a range between two of them is empty.
+    """
     out: Box = dict(a)
     for name, cb in b.items():
         ca = out.get(name)
@@ -151,7 +166,7 @@ def _intersects(a: Box, b: Box) -> Box | None:
             continue
         if isinstance(ca, Range) and isinstance(cb, Range):
             met = ca.meet(cb)
-            if met.empty:
+            if met.empty or (name in integers and _whole_number_in(met) is None):
                 return None
             out[name] = met
         else:
@@ -169,12 +184,13 @@ def _intersects(a: Box, b: Box) -> Box | None:
     return out
 
 
-def _witness(box: Box) -> str:
+def _witness(box: Box, integers: frozenset[str] = frozenset()) -> str:
     parts = []
     for name in sorted(box):
         c = box[name]
         if isinstance(c, Range):
-            v = c.sample()
+            whole = _whole_number_in(c) if name in integers else None
+            v = whole if whole is not None else c.sample()
             parts.append(f"{name} = {format_value(int(v) if float(v).is_integer() else v)}")
         else:
             parts.append(f"{name} = {format_value(sorted(c, key=str)[0])}")
@@ -239,13 +255,14 @@ def _gap(boxes: list[Box], types: Mapping[str, ValueType]) -> str | None:
 def table_problems(table: Table, types: Mapping[str, ValueType]) -> list[Problem]:
     """Overlaps under ``unique`` and gaps without a default that the rows prove; paths relative to the table."""
     boxes: list[Box | None] = [_box(r.when.node if r.when else None, types) for r in table.rows]
+    integers = _integer_fields(types)
     problems: list[Problem] = []
     if table.hit_policy == "unique":
         for i, j in itertools.combinations(range(len(boxes)), 2):
             bi, bj = boxes[i], boxes[j]
             if bi is None or bj is None:
                 continue
-            both = _intersects(bi, bj)
+            both = _intersects(bi, bj, integers)
             if both is not None:
                 problems.append(
                     Problem.make(
@@ -255,7 +272,7 @@ def table_problems(table: Table, types: Mapping[str, ValueType]) -> list[Problem
                         ("rules", j, "when"),
                         a=i + 1,
                         b=j + 1,
-                        w=_witness(both),
+                        w=_witness(both, integers),
                     )
                 )
     if not table.has_default and table.hit_policy in ("first", "unique", "priority", "any") and all(b is not None for b in boxes):
@@ -276,10 +293,14 @@ def table_problems(table: Table, types: Mapping[str, ValueType]) -> list[Problem
 _MAX_INDEX_KEYS = 10_000
 
 
-def _disjoint(boxes: list[Box | None]) -> bool:
+def _integer_fields(types: Mapping[str, ValueType]) -> frozenset[str]:
+    return frozenset(name for name, t in types.items() if t.integer)
+
+
+def _disjoint(boxes: list[Box | None], integers: frozenset[str]) -> bool:
     if any(b is None for b in boxes):
         return False
-    return all(_intersects(a, b) is None for a, b in itertools.combinations(boxes, 2))  # type: ignore[arg-type]
+    return all(_intersects(a, b, integers) is None for a, b in itertools.combinations(boxes, 2))  # type: ignore[arg-type]
 
 
 def _index(table: Table, boxes: list[Box | None], order: list[int]) -> tuple[tuple[str, ...], dict[tuple[Any, ...], tuple[int, Any]]] | None:
@@ -317,7 +338,7 @@ def optimize(table: Table, types: Mapping[str, ValueType]) -> Table:
     elif policy == "priority" and all(r.output_expr is None for r in table.rows):
         rank = {v: i for i, v in enumerate(priority_order(table.rows, table.priorities))}
         order = sorted(range(len(table.rows)), key=lambda i: (rank[table.rows[i].output], i))
-    elif policy in ("unique", "any") and _disjoint(boxes):
+    elif policy in ("unique", "any") and _disjoint(boxes, _integer_fields(types)):
         order = list(range(len(table.rows)))
     else:
         return table

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rule_engine import CompiledTemplate, CompileError, EvaluationError
+from rule_engine import CompiledTemplate, CompileError, EvaluationError, loads_template
 from rule_engine.analysis import optimize, table_problems
 from rule_engine.conditions import Env, compile_condition
 from rule_engine.fields import Text
@@ -394,3 +394,35 @@ def test_disjoint_unique_is_evaluated_as_a_first_hit_with_the_same_results() -> 
         for region in (None, "north", "south"):
             L = {"employees": employees, "region": region}
             assert fast.explain(L) == t.explain(L)
+
+
+@pytest.mark.parametrize(
+    ("field_type", "overlap"),
+    [
+        ("integer", False),  # no whole number lies strictly between 4 and 5
+        ("number", True),  # 4.5 matches both rows
+    ],
+)
+def test_unique_overlap_respects_whole_numbers(field_type: str, overlap: bool) -> None:
+    doc = f"""
+fenpei: 1
+name: t
+title: T
+fields:
+  n: {{type: {field_type}}}
+segments:
+  - name: s
+    hit_policy: unique
+    rules:
+      - {{when: 'n > 4', output: a}}
+      - {{when: 'n < 5', output: b}}
+    default: c
+"""
+    if overlap:
+        with pytest.raises(CompileError) as info:
+            loads_template(doc)
+        assert [p.code for p in info.value.problems] == ["analysis.overlap"]
+        assert "n = 4.5" in info.value.problems[0].en
+    else:
+        table = loads_template(doc).segments[0]
+        assert [table.value({"n": v}) for v in (3, 4, 5, 6)] == ["b", "b", "a", "a"]
