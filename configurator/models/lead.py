@@ -1,0 +1,80 @@
+"""Leads and what happens to them: follow-ups, pool claims, handovers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from configurator.db import Base
+
+__all__ = ["FollowUp", "Handover", "Lead", "PoolClaim"]
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+    __table_args__ = (
+        UniqueConstraint("team_id", "dedup_key"),
+        Index("ix_leads_team_owner", "team_id", "owner_id"),
+        Index("ix_leads_team_assigned", "team_id", "assigned_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    fields: Mapped[dict[str, Any]] = mapped_column()  # the template's fields, JSON-typed values
+    outputs: Mapped[dict[str, Any]] = mapped_column(default=dict)  # segment outputs at last grading
+    weight: Mapped[float] = mapped_column(Float, default=0.0)  # load weight while owned and open
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)  # counts toward its owner's load
+    dedup_key: Mapped[str | None] = mapped_column(String(64))  # hash of the template's unique fields
+    owner_id: Mapped[str | None] = mapped_column(ForeignKey("reps.id"))
+    previous_owner_id: Mapped[str | None] = mapped_column(ForeignKey("reps.id"))
+    from_pool: Mapped[bool] = mapped_column(Boolean, default=False)  # claimed from the pool by its owner
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)  # contact details hidden until a handover is acknowledged
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    assigned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    first_followup_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_followup_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    followup_count: Mapped[int] = mapped_column(Integer, default=0)
+    reclaim_count: Mapped[int] = mapped_column(Integer, default=0)
+    reclaimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    template_version_id: Mapped[int | None] = mapped_column(ForeignKey("template_versions.id"))
+    import_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
+    revision: Mapped[int] = mapped_column(Integer, default=0)  # bumped on every change: conditional updates compare it
+
+
+class FollowUp(Base):
+    __tablename__ = "followups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"), index=True)
+    rep_id: Mapped[str] = mapped_column(ForeignKey("reps.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the follow-up form's values
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PoolClaim(Base):
+    __tablename__ = "pool_claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"), index=True)
+    rep_id: Mapped[str] = mapped_column(ForeignKey("reps.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Handover(Base):
+    __tablename__ = "handovers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"), index=True)
+    from_rep_id: Mapped[str | None] = mapped_column(ForeignKey("reps.id"))
+    to_rep_id: Mapped[str] = mapped_column(ForeignKey("reps.id"))
+    status: Mapped[str] = mapped_column(String(16), default="to_fill")  # to_fill | to_ack | done
+    checklist: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    filled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    acked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
