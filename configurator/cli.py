@@ -7,17 +7,27 @@ ever prints a traceback (an unexpected failure prints one line and exits 70).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from sqlalchemy.orm import Session
 
+from configurator.context import Workspace
+from configurator.db import session_scope
 from configurator.inputs import InputProblems, read_leads_csv, read_reps_csv
-from rule_engine import CompiledTemplate, FenpeiError, load_template, simulate
+from configurator.migrate import upgrade
+from configurator.services import templates as templates_service
+from configurator.settings import Settings
+from rule_engine import CompiledTemplate, FenpeiError, compile_document, load_template, simulate
+from rule_engine.loader import load_document
 
 __all__ = ["main"]
 
@@ -94,6 +104,134 @@ def template_validate(ctx: click.Context, file: str) -> None:
             f"{file}:有效 — 模板 {t.name}({len(t.fields)} 个字段,{len(t.segments)} 个分级表,{len(t.assignment.policies)} 个分配策略)",
         )
     )
+
+
+def _workspace() -> Workspace:
+    return Workspace(Settings.from_env())
+
+
+@contextmanager
+def _unit(write: bool = True) -> Iterator[Session]:
+    """A session on the configured database that commits on success; refuses an uninitialised one."""
+    ws = _workspace()
+    ws.require_schema()
+    with session_scope(ws.sessions, write_lock=write) as session:
+        yield session
+
+
+def _fenpei_errors(fn: Callable[..., None]) -> Callable[..., None]:
+    """Print the engine's and services' errors as located messages and exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except FenpeiError as exc:
+            _fail(exc.format(click.get_current_context().obj["lang"]))
+
+    return wrapper
+
+
+@main.command("init")
+@click.pass_context
+@_fenpei_errors
+def init_cmd(ctx: click.Context) -> None:
+    """Create or upgrade the database (embedded SQLite by default, FENPEI_DATABASE_URL otherwise)."""
+    lang = ctx.obj["lang"]
+    ws = _workspace()
+    if ws.settings.embedded:
+        ws.settings.instance.mkdir(parents=True, exist_ok=True)
+    upgrade(ws.settings.database_url)
+    url = ws.engine.url.render_as_string(hide_password=True)
+    click.echo(_t(lang, f"database ready: {url}", f"数据库已就绪:{url}"))
+
+
+@template.command("import")
+@click.argument("file", type=click.Path())
+@click.option("--publish", "and_publish", is_flag=True, help="Publish it as a new version right away.")
+@click.option("--note", default=None, help="Why (kept with the version).")
+@click.pass_context
+@_fenpei_errors
+def template_import(ctx: click.Context, file: str, and_publish: bool, note: str | None) -> None:
+    """Store FILE as the draft of its template (validated first); --publish makes it a version."""
+    lang = ctx.obj["lang"]
+    doc = load_document(file)
+    source = Path(file).read_text(encoding="utf-8-sig")
+    compile_document(doc)  # located errors before anything is stored
+    with _unit() as session:
+        _, tmpl = templates_service.import_draft(session, source, source_name=file)
+        click.echo(_t(lang, f"draft of {tmpl.name} saved", f"已保存模板 {tmpl.name} 的草稿"))
+        if and_publish:
+            v = templates_service.publish(session, tmpl.name, note=note)
+            click.echo(_t(lang, f"published {tmpl.name} version {v.version}", f"已发布 {tmpl.name} 第 {v.version} 版"))
+
+
+@template.command("publish")
+@click.argument("name")
+@click.option("--note", default=None, help="Why (kept with the version).")
+@click.pass_context
+@_fenpei_errors
+def template_publish(ctx: click.Context, name: str, note: str | None) -> None:
+    """Publish the draft of template NAME as a new version."""
+    with _unit() as session:
+        v = templates_service.publish(session, name, note=note)
+        click.echo(_t(ctx.obj["lang"], f"published {name} version {v.version}", f"已发布 {name} 第 {v.version} 版"))
+
+
+@template.command("list")
+@click.argument("name")
+@click.pass_context
+@_fenpei_errors
+def template_list(ctx: click.Context, name: str) -> None:
+    """List the published versions of template NAME."""
+    lang = ctx.obj["lang"]
+    with _unit(write=False) as session:
+        versions = templates_service.list_versions(session, name)
+        if not versions:
+            click.echo(_t(lang, f"{name}: no published version", f"{name}:没有已发布的版本"))
+        for v in versions:
+            extra = _t(lang, f" (rollback to v{v.rolled_back_from})", f"(回滚到第 {v.rolled_back_from} 版)") if v.rolled_back_from else ""
+            click.echo(f"v{v.version}  {v.published_at.isoformat(timespec='seconds')}  {v.fingerprint[:12]}{extra}  {v.note or ''}".rstrip())
+
+
+@template.command("diff")
+@click.argument("name")
+@click.argument("a", type=int)
+@click.argument("b", type=int)
+@click.pass_context
+@_fenpei_errors
+def template_diff(ctx: click.Context, name: str, a: int, b: int) -> None:
+    """What changed in template NAME from version A to version B, in words."""
+    lang = ctx.obj["lang"]
+    with _unit(write=False) as session:
+        changes = templates_service.diff_versions(session, name, a, b)
+    if not changes:
+        click.echo(_t(lang, "no changes", "没有变化"))
+    for c in changes:
+        click.echo(f"- {c.text(lang)}")
+
+
+@template.command("rollback")
+@click.argument("name")
+@click.argument("version", type=int)
+@click.option("--note", default=None, help="Why (kept with the version).")
+@click.pass_context
+@_fenpei_errors
+def template_rollback(ctx: click.Context, name: str, version: int, note: str | None) -> None:
+    """Publish VERSION of template NAME again, as a new version."""
+    with _unit() as session:
+        v = templates_service.rollback(session, name, version, note=note)
+        click.echo(_t(ctx.obj["lang"], f"published {name} version {v.version} (the same as version {version})", f"已发布 {name} 第 {v.version} 版(内容同第 {version} 版)"))
+
+
+@template.command("export")
+@click.argument("name")
+@click.option("--version", "version", type=int, default=None, help="A published version (default: the latest).")
+@_fenpei_errors
+def template_export(name: str, version: int | None) -> None:
+    """Print the source of a published version of template NAME."""
+    with _unit(write=False) as session:
+        click.echo(templates_service.get_version(session, name, version).source, nl=False)
 
 
 def _parse_now(value: str | None, lang: str) -> dt.datetime:

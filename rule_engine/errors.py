@@ -137,6 +137,8 @@ class Problem:
         if self.line is not None:
             head.append(str(self.line))
         prefix = ":".join(head)
+        if not prefix and not self.path:
+            return self.message(lang)  # a problem with no place (a refused request): just say it
         body = f"{self.json_path}: {self.message(lang)}"
         return f"{prefix}: {body}" if prefix else body
 
