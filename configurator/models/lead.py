@@ -27,6 +27,8 @@ class Lead(Base):
     outputs: Mapped[dict[str, Any]] = mapped_column(default=dict)  # segment outputs at last grading
     weight: Mapped[float] = mapped_column(Float, default=0.0)  # load weight while owned and open
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)  # counts toward its owner's load
+    # new: waiting for assignment | owned | pool: in the public pool | escalated: waiting for a manager
+    state: Mapped[str] = mapped_column(String(16), default="new", index=True)
     dedup_key: Mapped[str | None] = mapped_column(String(64))  # hash of the template's unique fields
     owner_id: Mapped[str | None] = mapped_column(ForeignKey("reps.id"))
     previous_owner_id: Mapped[str | None] = mapped_column(ForeignKey("reps.id"))
