@@ -4,7 +4,7 @@
 |---|---|---|
 | ``FENPEI_INSTANCE`` | ``./instance`` | folder for the embedded database, broker and exports |
 | ``FENPEI_DATABASE_URL`` | ``sqlite:///<instance>/fenpei.sqlite3`` | SQLAlchemy URL; ``postgresql+psycopg://…`` for teams |
-| ``FENPEI_BROKER_URL`` | ``sqla+sqlite:///<instance>/broker.sqlite3`` | Celery broker; ``redis://…`` or ``amqp://…`` to scale out |
+| ``FENPEI_BROKER_URL`` | ``sqla+sqlite:///<instance>/broker.sqlite3`` | Celery broker (background jobs are not wired yet) |
 """
 
 from __future__ import annotations
