@@ -353,3 +353,4 @@ def run(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0
+from configurator import cli_assign  # noqa: E402,F401 - registers its verbs

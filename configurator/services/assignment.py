@@ -1,0 +1,557 @@
+"""Assignment as a service: the engine's decisions applied in one transaction, safely under concurrency.
+
+:func:`assign_pending` runs one batch for one team:
+
+1. it locks the team's rotation-state row (``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite the
+   caller's session must already hold the database write lock, i.e. it was opened with
+   ``session_scope(factory, write_lock=True)``, which issues ``BEGIN IMMEDIATE``). Batches of
+   one team are therefore serial, and each starts from what the previous one committed, so caps,
+   quotas and the rotation are exact whatever the number of workers;
+2. it reads the pending leads (state ``new``, oldest first) and the roster snapshot, and runs the
+   engine once for the batch with explanations on;
+3. it applies everything set-based, in the same transaction: one conditional ``UPDATE`` of the
+   leads (executemany; a row whose state or revision changed meanwhile makes the whole batch roll
+   back with a :class:`ServiceError`, never half-applied), one bulk ``INSERT`` of audit rows with
+   the decision's trace and sentences in both languages, the new rotation state, and the
+   ``lead.assigned`` points entries (``INSERT … ON CONFLICT DO NOTHING`` on the idempotency key).
+
+Services never commit: the caller's unit of work does. :func:`reassign` (a manager's override)
+takes the same lock, and :func:`explain_lead` reads a lead's audit trail back as sentences.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, cast
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from configurator.models import AuditEvent, Job, Lead, PointEntry, Rep, RotationState, Team, TemplateVersion
+from configurator.services.leads import record_of
+from configurator.services.roster import snapshot, utc
+from configurator.services.templates import ServiceError, compiled, get_version
+from rule_engine import CompiledTemplate, Decision, Event, Problem, score_event
+from rule_engine import Rep as EngineRep
+from rule_engine import RotationState as EngineRotation
+from rule_engine import assign as engine_assign
+from rule_engine.assignment import LoadSpec
+from rule_engine.conditions import NOW_KEY
+from rule_engine.errors import closest
+from rule_engine.points import period_key
+
+__all__ = ["AssignResult", "TrailEntry", "assign_pending", "explain_lead", "lock_rotation", "reassign"]
+
+# Audit action per engine outcome ("error": the engine could not evaluate the lead; a manager decides).
+_ACTIONS = {"assigned": "assign", "pool": "pool", "escalated": "escalate", "error": "escalate"}
+_STATES = {"assigned": "owned", "pool": "pool", "escalated": "escalated", "error": "escalated"}
+
+
+def _refuse(code: str, en: str, zh: str, **params: Any) -> ServiceError:
+    return ServiceError(Problem.make(code, en, zh, **params))
+
+
+@dataclass
+class AssignResult:
+    """What one batch did: lead ids per outcome, in the order they were decided."""
+
+    team: str
+    template_version: int | None = None  # the version number the batch used
+    template_version_id: int | None = None
+    assigned: dict[str, str] = field(default_factory=dict)  # lead id -> rep id
+    pool: list[str] = field(default_factory=list)
+    escalated: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # could not be evaluated (also escalated)
+    points: int = 0  # ledger entries written
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Leads per outcome."""
+        return {"assigned": len(self.assigned), "pool": len(self.pool), "escalated": len(self.escalated), "error": len(self.errors)}
+
+    @property
+    def per_rep(self) -> dict[str, int]:
+        """Leads assigned per rep, by rep id."""
+        return dict(sorted(Counter(self.assigned.values()).items()))
+
+    @property
+    def total(self) -> int:
+        """Leads decided by the batch."""
+        return len(self.assigned) + len(self.pool) + len(self.escalated) + len(self.errors)
+
+    def merge(self, other: AssignResult) -> None:
+        """Add another batch's outcome to this one (for callers that loop over batches)."""
+        self.assigned.update(other.assigned)
+        self.pool += other.pool
+        self.escalated += other.escalated
+        self.errors += other.errors
+        self.points += other.points
+        if other.template_version is not None:
+            self.template_version, self.template_version_id = other.template_version, other.template_version_id
+
+
+# ------------------------------------------------------------------------------------------------
+# Locking
+# ------------------------------------------------------------------------------------------------
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _insert(session: Session) -> Any:
+    """The dialect's INSERT construct (it has ``on_conflict_do_nothing``)."""
+    name = _dialect(session)
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    raise _refuse("db.dialect", "database {d!r} is not supported (use SQLite or PostgreSQL)", "不支持数据库 {d!r}(请使用 SQLite 或 PostgreSQL)", d=name)
+
+
+def lock_rotation(session: Session, team: Team) -> RotationState:
+    """Lock the team's rotation-state row (creating it if missing) for the rest of the transaction.
+
+    Every change that moves leads between a team's reps takes this lock first, so they are
+    serial per team. On PostgreSQL the row is locked with ``SELECT … FOR UPDATE``; SQLite has no
+    row locks, so the session must hold the database write lock (``session_scope(factory,
+    write_lock=True)``): a ServiceError says so otherwise.
+    """
+    if _dialect(session) == "sqlite" and not session.connection().get_execution_options().get("fenpei_write_lock"):
+        raise _refuse(
+            "db.write_lock",
+            "assignment on SQLite needs a unit of work that holds the write lock (session_scope(..., write_lock=True))",
+            "在 SQLite 上分配线索需要持有写锁的事务(session_scope(..., write_lock=True))",
+        )
+    query = select(RotationState).where(RotationState.team_id == team.id).with_for_update().execution_options(populate_existing=True)
+    row = session.scalars(query).first()
+    if row is None:
+        # Two first batches at once: one inserts, the other waits for it and then inserts nothing.
+        session.execute(_insert(session)(RotationState.__table__).values(team_id=team.id, state={}, revision=0).on_conflict_do_nothing(index_elements=["team_id"]))
+        row = session.scalars(query).one()
+    return row
+
+
+def _forget(session: Session, lead_ids: Sequence[str]) -> None:
+    """Expire loaded Lead objects whose rows were changed by a Core statement."""
+    for lead_id in lead_ids:
+        obj = session.identity_map.get(session.identity_key(Lead, lead_id))  # type: ignore[arg-type]
+        if obj is not None:
+            session.expire(obj)
+
+
+def _version_for(session: Session, team: Team, version: TemplateVersion | None, job_id: int | None) -> TemplateVersion:
+    """The version a batch runs on: the one given, else the job's, else the latest published."""
+    if version is None and job_id is not None:
+        job = session.get(Job, job_id)
+        if job is not None and job.template_version_id is not None:
+            version = session.get(TemplateVersion, job.template_version_id)
+    if version is None:
+        version = get_version(session, team.template_name)
+    if version.name != team.template_name:
+        raise _refuse(
+            "template.team",
+            "team {t!r} uses template {want!r}, not {got!r}",
+            "团队 {t!r} 使用模板 {want!r},而不是 {got!r}",
+            t=team.slug,
+            want=team.template_name,
+            got=version.name,
+        )
+    return version
+
+
+# ------------------------------------------------------------------------------------------------
+# Bulk assignment
+# ------------------------------------------------------------------------------------------------
+
+_PENDING_COLUMNS = (
+    Lead.id,
+    Lead.fields,
+    Lead.revision,
+    Lead.weight,
+    Lead.outputs,
+    Lead.is_open,
+    Lead.owner_id,
+    Lead.previous_owner_id,
+    Lead.created_at,
+    Lead.assigned_at,
+    Lead.first_followup_at,
+    Lead.last_followup_at,
+    Lead.reclaimed_at,
+    Lead.followup_count,
+    Lead.reclaim_count,
+)
+
+
+def _explanation(template: CompiledTemplate, d: Decision) -> dict[str, Any]:
+    out: dict[str, Any] = {"trace": d.trace.to_dict() if d.trace is not None else None, "en": d.explain(template, "en"), "zh": d.explain(template, "zh")}
+    if d.error is not None:
+        out["error"] = d.error.code
+    return out
+
+
+def _points_rows(
+    session: Session,
+    team: Team,
+    template: CompiledTemplate,
+    version: TemplateVersion,
+    events: list[Event],
+    reps: Mapping[str, EngineRep],
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """The new ledger rows the events earn: caps counted from the ledger (one query) and the batch."""
+    spec = template.points
+    if spec is None or not events or not any(rule.on == "lead.assigned" for rule in spec.rules):
+        return []
+    period = period_key(spec.period, now, template.timezone)
+    totals: dict[tuple[str, str, str], float] = {
+        (rep_id, rule, period): float(total or 0)
+        for rep_id, rule, total in session.execute(
+            select(PointEntry.rep_id, PointEntry.rule, func.sum(PointEntry.amount)).where(PointEntry.team_id == team.id, PointEntry.period == period).group_by(PointEntry.rep_id, PointEntry.rule)
+        )
+    }
+    # Keys do not depend on the totals: find those already in the ledger first (one query), so a
+    # duplicate neither counts toward a cap nor is offered to the INSERT.
+    candidate_keys = {e.key for event in events for e in score_event(template, event, totals=totals, reps=reps)}
+    existing: set[str] = set()
+    keys = sorted(candidate_keys)
+    for i in range(0, len(keys), 500):
+        existing.update(session.scalars(select(PointEntry.key).where(PointEntry.key.in_(keys[i : i + 500]))))
+    rows: list[dict[str, Any]] = []
+    for event in events:
+        for entry in score_event(template, event, totals=totals, reps=reps):
+            if entry.key in existing:
+                continue
+            existing.add(entry.key)
+            slot = (entry.rep, entry.rule, entry.period)
+            totals[slot] = totals.get(slot, 0.0) + entry.amount
+            rows.append(
+                {
+                    "key": entry.key,
+                    "team_id": team.id,
+                    "rep_id": entry.rep,
+                    "rule": entry.rule,
+                    "amount": Decimal(str(round(entry.amount, 2))),
+                    "period": entry.period,
+                    "event_id": entry.event_id,
+                    "lead_id": entry.lead_id,
+                    "reason": entry.reason_en,
+                    "template_version_id": version.id,
+                    "created_at": now,
+                }
+            )
+    return rows
+
+
+def assign_pending(
+    session: Session,
+    team: Team,
+    now: dt.datetime,
+    *,
+    limit: int | None = None,
+    actor: str = "system",
+    job_id: int | None = None,
+    version: TemplateVersion | None = None,
+) -> AssignResult:
+    """Assign the team's pending leads (at most ``limit``, oldest first) in the caller's transaction.
+
+    Runs on ``version`` if given, else on the job's version, else on the latest published one.
+    Raises ServiceError, leaving nothing applied, if a lead changed while the batch ran.
+    On SQLite the session must hold the write lock (see :func:`lock_rotation`).
+    """
+    if limit is not None and limit < 1:
+        raise _refuse("assign.limit", "the limit must be at least 1", "数量上限至少为 1")
+    now_utc = utc(now)
+    rotation = lock_rotation(session, team)
+    version = _version_for(session, team, version, job_id)
+    template = compiled(version)
+    result = AssignResult(team.slug, version.version, version.id)
+
+    query = select(*_PENDING_COLUMNS).where(Lead.team_id == team.id, Lead.state == "new").order_by(Lead.created_at, Lead.id)
+    if limit is not None:
+        query = query.limit(limit)
+    pending = session.execute(query).all()
+    if not pending:
+        return result
+    # A Row carries the same attribute names as a Lead, which is all record_of reads.
+    records = [record_of(template, cast(Lead, row)) for row in pending]
+    roster = snapshot(session, team, template, now)
+    outcome = engine_assign(template, records, roster, EngineRotation.from_dict(rotation.state), now, explain=True)
+
+    lead_params: list[dict[str, Any]] = []
+    audit_rows: list[dict[str, Any]] = []
+    events: list[Event] = []
+    for row, record, d in zip(pending, records, outcome.decisions, strict=True):
+        ok = d.error is None
+        owner = d.owner if d.outcome == "assigned" else None
+        lead_params.append(
+            {
+                "b_id": row.id,
+                "b_rev": row.revision,
+                "b_owner": owner,
+                "b_state": _STATES[d.outcome],
+                "b_assigned_at": now_utc if owner is not None else None,
+                "b_version": version.id,
+                "b_weight": d.weight if ok else row.weight,
+                "b_outputs": d.outputs if ok else row.outputs,
+                "b_open": template.load.counts(d.values) if ok else row.is_open,
+            }
+        )
+        audit_rows.append(
+            {
+                "at": now_utc,
+                "team_id": team.id,
+                "actor": actor,
+                "action": _ACTIONS[d.outcome],
+                "lead_id": row.id,
+                "from_rep_id": None,
+                "to_rep_id": owner,
+                "rule": d.policy,
+                "template_version_id": version.id,
+                "reason": None,
+                "explanation": _explanation(template, d),
+                "job_id": job_id,
+            }
+        )
+        if owner is not None:
+            result.assigned[row.id] = owner
+            after = dict(record, owner=owner, assigned_at=now_utc)
+            events.append(Event("lead.assigned", event_id=f"assign:{row.id}:{row.revision}", at=now, rep=owner, lead=after))
+        elif d.outcome == "pool":
+            result.pool.append(row.id)
+        elif d.outcome == "escalated":
+            result.escalated.append(row.id)
+        else:
+            result.errors.append(row.id)
+
+    points_rows = _points_rows(session, team, template, version, events, {r.id: r for r in outcome.roster}, now_utc)
+
+    leads = Lead.__table__
+    change = (
+        update(leads)
+        .where(leads.c.id == bindparam("b_id"), leads.c.state == "new", leads.c.revision == bindparam("b_rev"))
+        .values(
+            owner_id=bindparam("b_owner"),
+            state=bindparam("b_state"),
+            assigned_at=bindparam("b_assigned_at"),
+            template_version_id=bindparam("b_version"),
+            weight=bindparam("b_weight"),
+            outputs=bindparam("b_outputs"),
+            is_open=bindparam("b_open"),
+            revision=leads.c.revision + 1,
+        )
+    )
+    # A savepoint: if any lead changed meanwhile, nothing of the batch stays, even if the caller
+    # catches the error and commits what else it did.
+    savepoint = session.begin_nested()
+    try:
+        matched = session.execute(change, lead_params).rowcount
+        if matched != len(lead_params):
+            raise _refuse(
+                "assign.conflict",
+                "{n} of {total} leads changed while they were being assigned; nothing was applied, run the assignment again",
+                "{total} 条线索中有 {n} 条在分配过程中被修改;本批未做任何更改,请重新运行分配",
+                n=len(lead_params) - matched,
+                total=len(lead_params),
+            )
+        session.execute(insert(AuditEvent.__table__), audit_rows)
+        if points_rows:
+            session.execute(_insert(session)(PointEntry.__table__).on_conflict_do_nothing(index_elements=["key"]), points_rows)
+        rotation.state = outcome.state.to_dict()
+        rotation.revision = rotation.revision + 1
+        session.flush()
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    _forget(session, [row.id for row in pending])
+    result.points = len(points_rows)
+    return result
+
+
+# ------------------------------------------------------------------------------------------------
+# A manager's reassignment
+# ------------------------------------------------------------------------------------------------
+
+_UNAVAILABLE = {
+    "paused": ("paused", "已暂停接单"),
+    "inactive": ("inactive", "已停用"),
+    "on_leave": ("on leave", "休假中"),
+}
+
+
+def reassign(
+    session: Session,
+    lead_id: str,
+    to_rep_id: str,
+    reason: str,
+    actor: str,
+    now: dt.datetime,
+    *,
+    expected_revision: int | None = None,
+) -> Lead:
+    """Give ``lead_id`` to ``to_rep_id`` (a manager's decision, with a reason); returns the lead.
+
+    Refused with a ServiceError when the reason is empty, the lead or rep is unknown, the rep is
+    in another team, unavailable (paused, inactive, on leave), already owns the lead, or would pass
+    the cap or a quota; or when the lead changed meanwhile (``expected_revision``: the revision
+    the manager saw). The change is conditional on the lead's revision and audited as
+    ``reassign`` with the reason. Takes the team's rotation lock like :func:`assign_pending`.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise _refuse("reassign.reason", "a reassignment needs a reason", "改派需要填写原因")
+    now_utc = utc(now)
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise _refuse("lead.unknown", "no lead {id!r}", "没有线索 {id!r}", id=lead_id)
+    team = session.get(Team, lead.team_id)
+    assert team is not None  # a foreign key
+    lock_rotation(session, team)
+    session.refresh(lead)  # what the lead is now that no batch of its team can run
+    if expected_revision is not None and lead.revision != expected_revision:
+        raise _changed(lead_id)
+    rep = session.get(Rep, to_rep_id)
+    if rep is None or rep.team_id != team.id:
+        known = list(session.scalars(select(Rep.id).where(Rep.team_id == team.id)))
+        if rep is None:
+            raise ServiceError(Problem.make("rep.unknown", "no rep {r!r} in team {t!r}", "团队 {t!r} 中没有销售 {r!r}", suggestion=closest(to_rep_id, known), r=to_rep_id, t=team.slug))
+        raise _refuse("rep.team", "rep {r!r} is not in team {t!r}", "销售 {r!r} 不属于团队 {t!r}", r=to_rep_id, t=team.slug)
+    if lead.state == "owned" and lead.owner_id == to_rep_id:
+        raise _refuse("reassign.same", "{r} already owns lead {id}", "线索 {id} 已由 {r} 负责", r=to_rep_id, id=lead_id)
+    version = get_version(session, team.template_name)
+    template = compiled(version)
+    target = next(r for r in snapshot(session, team, template, now) if r.id == to_rep_id)
+    day = now.astimezone(template.timezone).date()
+    why = target.unavailable_reason(day)
+    if why is not None:
+        en, zh = _UNAVAILABLE.get(why, (why, why))
+        raise _refuse("rep.unavailable", "{r} cannot take leads: {why}", "{r} 无法接收线索:{why_zh}", r=to_rep_id, why=en, why_zh=zh)
+    L = template.values(record_of(template, lead), now)
+    template.grade(L)
+    weight = template.load.weight(L)
+    R = target.values(day)
+    L0 = {NOW_KEY: now}
+    cap = LoadSpec.per_rep(template.load.cap, R, L0)
+    if cap is not None and target.load + weight > cap + 1e-9:
+        raise _refuse(
+            "reassign.cap",
+            "{r} would pass the cap: load {load:g} + {w:g} > {cap:g}",
+            "{r} 将超过负载上限:{load:g} + {w:g} > {cap:g}",
+            r=to_rep_id,
+            load=target.load,
+            w=weight,
+            cap=cap,
+        )
+    for count, quota, en, zh in (
+        (target.assigned_today, LoadSpec.per_rep(template.load.daily_quota, R, L0), "daily", "日"),
+        (target.assigned_week, LoadSpec.per_rep(template.load.weekly_quota, R, L0), "weekly", "周"),
+    ):
+        if quota is not None and count >= quota:
+            raise _refuse("reassign.quota", "{r} has reached the {p} quota ({n:g})", "{r} 已达到{pz}配额({n:g})", r=to_rep_id, p=en, pz=zh, n=quota)
+    previous = lead.owner_id
+    revision = lead.revision
+    leads = Lead.__table__
+    matched = session.execute(
+        update(leads)
+        .where(leads.c.id == lead_id, leads.c.revision == revision)
+        .values(
+            owner_id=to_rep_id,
+            previous_owner_id=previous if previous is not None else leads.c.previous_owner_id,
+            state="owned",
+            assigned_at=now_utc,
+            from_pool=False,
+            weight=weight,
+            outputs=template.outputs(L),
+            is_open=template.load.counts(L),
+            template_version_id=version.id,
+            revision=leads.c.revision + 1,
+        )
+    ).rowcount
+    if matched != 1:
+        raise _changed(lead_id)
+    names: dict[str, str] = {rid: name for rid, name in session.execute(select(Rep.id, Rep.name).where(Rep.id.in_([to_rep_id] + ([previous] if previous else []))))}
+    to_name = names.get(to_rep_id) or to_rep_id
+    from_name = (names.get(previous) or previous) if previous else None
+    en = f"reassigned by {actor} from {from_name} to {to_name}: {reason}" if from_name else f"assigned by {actor} to {to_name}: {reason}"
+    zh = f"{actor} 将线索从 {from_name} 改派给 {to_name}:{reason}" if from_name else f"{actor} 将线索分配给 {to_name}:{reason}"
+    session.execute(
+        insert(AuditEvent.__table__).values(
+            at=now_utc,
+            team_id=team.id,
+            actor=actor,
+            action="reassign",
+            lead_id=lead_id,
+            from_rep_id=previous,
+            to_rep_id=to_rep_id,
+            rule=None,
+            template_version_id=version.id,
+            reason=reason,
+            explanation={"trace": None, "en": en, "zh": zh},
+        )
+    )
+    session.expire(lead)
+    return lead
+
+
+def _changed(lead_id: str) -> ServiceError:
+    return _refuse("lead.changed", "lead {id} changed meanwhile; reload it and try again", "线索 {id} 已被他人修改,请刷新后重试", id=lead_id)
+
+
+# ------------------------------------------------------------------------------------------------
+# Explaining a lead
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    """One audited change of a lead, with its explanation in the requested language."""
+
+    at: dt.datetime
+    action: str
+    actor: str
+    from_rep: str | None
+    to_rep: str | None
+    rule: str | None
+    template_version: int | None
+    reason: str | None
+    sentence: str
+    trace: Mapping[str, Any] | None = None
+
+    def line(self, lang: str = "en") -> str:
+        """``2026-11-23T01:00:00+00:00 assign (v1, rotation) by system: sentence`` (or in Chinese)."""
+        tags = ", ".join(x for x in (f"v{self.template_version}" if self.template_version is not None else None, self.rule) if x)
+        when = self.at.isoformat(timespec="seconds")
+        if lang.startswith("zh"):
+            return f"{when} {self.action}{f'({tags})' if tags else ''} 操作人 {self.actor}:{self.sentence}"
+        return f"{when} {self.action}{f' ({tags})' if tags else ''} by {self.actor}: {self.sentence}"
+
+
+def explain_lead(session: Session, lead_id: str, lang: str = "en") -> list[TrailEntry]:
+    """The audit trail of ``lead_id``, oldest first, each with its sentence in ``lang`` (en or zh)."""
+    rows = session.execute(
+        select(AuditEvent, TemplateVersion.version)
+        .outerjoin(TemplateVersion, TemplateVersion.id == AuditEvent.template_version_id)
+        .where(AuditEvent.lead_id == lead_id)
+        .order_by(AuditEvent.at, AuditEvent.id)
+    ).all()
+    if not rows and session.get(Lead, lead_id) is None:
+        raise _refuse("lead.unknown", "no lead {id!r}", "没有线索 {id!r}", id=lead_id)
+    zh = lang.startswith("zh")
+    out = []
+    for event, number in rows:
+        explanation = event.explanation or {}
+        sentence = explanation.get("zh" if zh else "en") or event.reason or ""
+        at = event.at.astimezone(dt.timezone.utc) if event.at.tzinfo else event.at.replace(tzinfo=dt.timezone.utc)  # SQLite keeps UTC without an offset
+        out.append(
+            TrailEntry(at, event.action, event.actor, event.from_rep_id, event.to_rep_id, event.rule, number, event.reason, sentence, explanation.get("trace"))
+        )
+    return out
