@@ -126,7 +126,7 @@ def add_lead(
         team_id=team.id,
         fields=to_json(values),
         dedup_key=key,
-        created_at=created,
+        created_at=created.astimezone(dt.timezone.utc) if created.tzinfo else created,  # UTC: SQLite keeps no offset
         state="new",
         template_version_id=version.id,
         followup_count=0,

@@ -154,6 +154,15 @@ def test_assign_audit_rotation_and_a_second_call(sessions: sessionmaker[Session]
         assert "write lock" in no_lock.value.problems[0].en
 
 
+def test_timestamps_read_back_as_the_same_instant(sessions: sessionmaker[Session]) -> None:
+    setup_team(sessions, routes=["rotate"])
+    run_batch(sessions, NOW + dt.timedelta(minutes=5))
+    with session_scope(sessions) as s:
+        template = tmpl_svc.compiled(tmpl_svc.get_version(s, "assign_test"))
+        record = leads_svc.record_of(template, s.get(Lead, "L0"))  # type: ignore[arg-type]
+    assert record["created_at"] == NOW - dt.timedelta(hours=1) and record["assigned_at"] == NOW + dt.timedelta(minutes=5)
+
+
 def test_snapshot_is_derived_from_rows(sessions: sessionmaker[Session]) -> None:
     setup_team(sessions, TEMPLATE + POINTS, routes=[])
     utc = dt.timezone.utc
