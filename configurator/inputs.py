@@ -1,4 +1,4 @@
-"""Reading leads and reps from CSV files, with every problem located as ``FILE:LINE: column: message``."""
+"""Reading leads and reps from CSV files (and import tables from CSV or XLSX), with every problem located as ``FILE:LINE: column: message``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from rule_engine import CompiledTemplate, Rep, rep_from_raw
 from rule_engine.errors import Problem, closest
 from rule_engine.template import LEAD_BUILTIN_FIELDS
 
-__all__ = ["InputProblem", "InputProblems", "read_leads_csv", "read_reps_csv"]
+__all__ = ["InputProblem", "InputProblems", "Table", "read_leads_csv", "read_reps_csv", "read_table"]
 
 REP_COLUMNS = (
     "id",
@@ -63,8 +63,8 @@ def _problem(source: str, line: int, column: str | None, code: str, en: str, zh:
     return InputProblem(source, line, column, Problem.make(code, en, zh, suggestion=suggestion, **params))
 
 
-def _rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, str] | None, list[str]]]:
-    """``(1, None, header)`` first, so the header is checked even without rows; then each row with its first line."""
+def _read_text(path: str | os.PathLike[str]) -> str:
+    """The whole file as text (UTF-8, with or without a BOM); file-level problems are on line 1."""
     source = os.fspath(path)
     try:
         size = os.path.getsize(path)
@@ -79,31 +79,128 @@ def _rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, str] | 
     except OSError as exc:
         raise InputProblems([_problem(source, 1, None, "input.read", "cannot read the file ({err})", "无法读取文件({err})", err=exc.strerror or str(exc))]) from None
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise InputProblems([_problem(source, line, None, "input.encoding", "the file is not UTF-8 text (save it as CSV UTF-8)", "文件不是 UTF-8 编码(请另存为 CSV UTF-8)")]) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+
+
+def _csv_cells(path: str | os.PathLike[str]) -> Iterator[tuple[int, list[str]]]:
+    """``(1, header)`` first (cells stripped), then each row that is not blank, with the line it starts on."""
+    source = os.fspath(path)
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
     try:
         header = next(reader)
     except StopIteration:
         raise InputProblems([_problem(source, 1, None, "input.empty", "the file is empty", "文件为空")]) from None
     except csv.Error as exc:
         raise InputProblems([_problem(source, 1, None, "input.csv", "not a valid CSV file ({err})", "不是有效的 CSV 文件({err})", err=str(exc))]) from None
-    header = [h.strip() for h in header]
-    yield 1, None, header
+    yield 1, [h.strip() for h in header]
     try:
         # A quoted cell may span lines: a row is reported on the line where it starts.
         end = reader.line_num
         for row in reader:
             line, end = end + 1, reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) > len(header):
-                raise InputProblems([_problem(source, line, None, "input.columns", "this row has {n} cells but the header has {h}", "该行有 {n} 个单元格,但表头只有 {h} 列", n=len(row), h=len(header))])
-            yield line, dict(zip(header, row)), header
+            if any(cell.strip() for cell in row):
+                yield line, row
     except csv.Error as exc:
         raise InputProblems([_problem(source, reader.line_num, None, "input.csv", "not a valid CSV row ({err})", "不是有效的 CSV 行({err})", err=str(exc))]) from None
+
+
+def _rows(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, str] | None, list[str]]]:
+    """``(1, None, header)`` first, so the header is checked even without rows; then each row with its first line."""
+    source = os.fspath(path)
+    cells = _csv_cells(path)
+    _, header = next(cells)
+    yield 1, None, header
+    for line, row in cells:
+        if len(row) > len(header):
+            raise InputProblems([_problem(source, line, None, "input.columns", "this row has {n} cells but the header has {h}", "该行有 {n} 个单元格,但表头只有 {h} 列", n=len(row), h=len(header))])
+        yield line, dict(zip(header, row)), header
+
+
+@dataclass(frozen=True)
+class Table:
+    """The cells of a CSV file or of one worksheet: the header and every row that is not blank.
+
+    ``rows`` holds ``(line, cells)``: the line (CSV) or row number (XLSX) a row starts on, and its
+    cells: text from a CSV file; from a workbook, the cells' own values (str, int, float, bool,
+    date-time, ``None``), formulas read as the value Excel last computed, never evaluated.
+    """
+
+    source: str
+    header: list[str]
+    rows: list[tuple[int, list[Any]]]
+
+
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def read_table(path: str | os.PathLike[str], *, sheet: str | None = None) -> Table:
+    """A CSV (UTF-8, with or without a BOM) or XLSX file as a :class:`Table`; raises InputProblems.
+
+    XLSX is chosen by the file name (``.xlsx``/``.xlsm``); ``sheet`` names a worksheet (default:
+    the first) and is refused for a CSV file.
+    """
+    source = os.fspath(path)
+    if source.lower().endswith(XLSX_SUFFIXES):
+        return _read_xlsx(source, sheet)
+    if sheet is not None:
+        raise InputProblems([_problem(source, 1, None, "input.sheet", "a CSV file has no sheets (the sheet applies to XLSX files)", "CSV 文件没有工作表(工作表只适用于 XLSX 文件)")])
+    cells = _csv_cells(path)
+    _, header = next(cells)
+    return Table(source, header, list(cells))
+
+
+def _read_xlsx(source: str, sheet: str | None) -> Table:
+    import warnings
+    import zipfile
+
+    import openpyxl
+
+    try:
+        with zipfile.ZipFile(source) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except FileNotFoundError:
+        raise InputProblems([_problem(source, 1, None, "input.missing", "no such file", "文件不存在")]) from None
+    except IsADirectoryError:
+        raise InputProblems([_problem(source, 1, None, "input.missing", "this is a directory, not an XLSX file", "这是目录,不是 XLSX 文件")]) from None
+    except (zipfile.BadZipFile, OSError):
+        raise InputProblems([_problem(source, 1, None, "input.xlsx", "not a valid XLSX workbook", "不是有效的 XLSX 工作簿")]) from None
+    # A workbook is a zip: refuse one that would unpack past the CSV size limit (a zip bomb).
+    if unpacked > MAX_CSV_BYTES:
+        raise InputProblems([_problem(source, 1, None, "input.size", "the workbook unpacks to more than {n} MiB", "工作簿解压后超过 {n} MiB", n=MAX_CSV_BYTES >> 20)])
+    with warnings.catch_warnings():
+        # openpyxl warns about styles and extensions it ignores; they do not change the cells.
+        warnings.simplefilter("ignore")
+        try:
+            book = openpyxl.load_workbook(source, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many types for a broken workbook
+            raise InputProblems([_problem(source, 1, None, "input.xlsx", "not a valid XLSX workbook ({err})", "不是有效的 XLSX 工作簿({err})", err=type(exc).__name__)]) from None
+        try:
+            if sheet is None:
+                if not book.worksheets:
+                    raise InputProblems([_problem(source, 1, None, "input.empty", "the workbook has no worksheet", "工作簿中没有工作表")])
+                ws = book.worksheets[0]
+            elif sheet in book.sheetnames:
+                ws = book[sheet]
+            else:
+                raise InputProblems(
+                    [_problem(source, 1, None, "input.sheet", "no sheet {s!r} in the workbook (sheets: {names})", "工作簿中没有工作表 {s!r}(现有:{names})", suggestion=closest(sheet, book.sheetnames), s=sheet, names=", ".join(book.sheetnames))]
+                )
+            rows = ws.iter_rows(min_row=1, values_only=True)
+            header_cells = next(rows, None)
+            if header_cells is None or not any(_present(c) for c in header_cells):
+                raise InputProblems([_problem(source, 1, None, "input.empty", "the sheet is empty (the first row must be the header)", "工作表为空(第一行应为表头)")])
+            header = ["" if c is None else str(c).strip() for c in header_cells]
+            body = [(number, list(cells)) for number, cells in enumerate(rows, start=2) if any(_present(c) for c in cells)]
+        finally:
+            book.close()
+    return Table(source, header, body)
+
+
+def _present(cell: Any) -> bool:
+    return cell is not None and not (isinstance(cell, str) and not cell.strip())
 
 
 def _check_header(source: str, header: list[str], known: list[str], what_en: str, what_zh: str) -> list[InputProblem]:

@@ -19,6 +19,8 @@ class Lead(Base):
         UniqueConstraint("team_id", "dedup_key"),
         Index("ix_leads_team_owner", "team_id", "owner_id"),
         Index("ix_leads_team_assigned", "team_id", "assigned_at"),
+        # One lead per imported row content and team: a re-run of an import stores nothing twice.
+        Index("ux_leads_team_import_hash", "team_id", "import_hash", unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -44,6 +46,7 @@ class Lead(Base):
     reminded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     template_version_id: Mapped[int | None] = mapped_column(ForeignKey("template_versions.id"))
     import_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
+    import_hash: Mapped[str | None] = mapped_column(String(64))  # hash of the imported row's typed values
     revision: Mapped[int] = mapped_column(Integer, default=0)  # bumped on every change: conditional updates compare it
 
 
