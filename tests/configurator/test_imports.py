@@ -1,10 +1,14 @@
-"""Bulk import: CSV and XLSX, column mapping, both modes, dry runs, duplicates, re-runs, reports, exports."""
+"""Bulk import: CSV and XLSX, column mapping, both modes, dry runs, duplicates, re-runs, reports, exports, the CLI."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import io
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -486,3 +490,69 @@ def test_the_export_neutralises_formulas(db: Db, tmp_path: Path) -> None:
     close = header_row.index("expected_close_date")
     assert values[1][close] == dt.datetime(2026, 12, 20)  # a date cell, not text
     assert values[1][header_row.index("deal_size")] == 1500000
+
+
+# ------------------------------------------------------------------------------------------------
+# The command line, end to end
+# ------------------------------------------------------------------------------------------------
+
+
+def cli(tmp_path: Path, db_url: str, *args: str, lang: str = "en") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("FENPEI_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "FENPEI_DATABASE_URL")}
+    env.update({"FENPEI_INSTANCE": str(tmp_path / "instance"), "FENPEI_DATABASE_URL": db_url, "FENPEI_LANG": lang, "PYTHONIOENCODING": "utf-8"})
+    proc = subprocess.run([sys.executable, "-m", "configurator", *args], cwd=tmp_path, env=env, capture_output=True, text=True, encoding="utf-8", timeout=120, check=False)
+    assert "Traceback" not in proc.stdout + proc.stderr and "internal error" not in proc.stderr, proc
+    return proc
+
+
+def test_the_cli_end_to_end(db: Db, tmp_path: Path) -> None:
+    url = db.url
+    leads = write_csv(tmp_path / "leads.csv", [lead_row(1), lead_row(2, region="eastern"), lead_row(3), lead_row(1)])
+
+    strict = cli(tmp_path, url, "leads", "import", "east", str(leads), "--report", "report.xlsx")
+    assert strict.returncode == 1, strict
+    out = strict.stdout.splitlines()
+    assert f"{leads}:3: region: 'eastern' is not one of: north, east, south, central, west (did you mean 'east'?)" in out
+    assert f"{leads}:5: the same lead as row 2" in out
+    assert "rows read: 4 · stored: 0 · duplicates: 1 · bad rows: 1" in out
+    assert "all or nothing: 1 bad rows, nothing stored" in out
+    assert "importing" in strict.stderr and "importing" not in strict.stdout  # the progress bar stays on stderr
+    assert (tmp_path / "report.xlsx").is_file() and db.count() == 0
+
+    dry = cli(tmp_path, url, "leads", "import", "east", str(leads), "--mode", "keep_good", "--dry-run")
+    assert dry.returncode == 0 and "dry run: nothing stored; 2 rows would be stored" in dry.stdout and db.count() == 0
+
+    lenient = cli(tmp_path, url, "--lang", "zh", "leads", "import", "east", str(leads), "--mode", "keep_good", "--report", "report.csv")
+    assert lenient.returncode == 0, lenient
+    assert "读取行数:4 · 已保存:2 · 重复:1 · 有误的行:1" in lenient.stdout
+    assert "分级结果(通过检查的行)" in lenient.stdout and db.count() == 2
+    report = list(csv.reader(io.StringIO((tmp_path / "report.csv").read_text(encoding="utf-8-sig"))))
+    assert [r[0] for r in report[1:]] == ["3", "5"]
+    job = re.search(r"^导入任务 (\d+) → east", lenient.stdout, re.M)
+    assert job is not None, lenient
+    job_id = int(job.group(1))
+
+    resumed = cli(tmp_path, url, "leads", "import", "east", str(leads), "--mode", "keep_good", "--resume", str(job_id))
+    assert resumed.returncode == 0 and "of the stored rows, 2 had been stored by an earlier run of this job" in resumed.stdout and db.count() == 2
+
+    unknown = write_csv(tmp_path / "unknown.csv", [lead_row(4)], [*HEADER, "Phnoe2"])
+    refused = cli(tmp_path, url, "leads", "import", "east", str(unknown))
+    assert refused.returncode == 1
+    assert refused.stdout.splitlines() == [f"{unknown}:1: Phnoe2: unknown column: not a lead field of template b2b_software (map it to a field or ignore it) (did you mean 'phone'?)"]
+    mapped = cli(tmp_path, url, "leads", "import", "east", str(unknown), "--ignore", "Phnoe2")
+    assert mapped.returncode == 0 and "stored: 1" in mapped.stdout
+
+    assert cli(tmp_path, url, "leads", "import", "east", str(leads), "--map", "nonsense").returncode == 2
+    assert cli(tmp_path, url, "leads", "import", "east", str(leads), "--report", "r.txt").returncode == 2
+    missing = cli(tmp_path, url, "leads", "import", "west", str(leads))
+    assert missing.returncode == 1 and "no team 'west'" in missing.stdout
+    nofile = cli(tmp_path, url, "leads", "import", "east", "nope.csv")
+    assert nofile.returncode == 1 and nofile.stdout.strip() == "nope.csv:1: no such file"
+
+    export = cli(tmp_path, url, "leads", "export", "east", "out.xlsx", "--state", "new")
+    assert export.returncode == 0 and export.stdout.strip() == "exported 3 leads of east to out.xlsx"
+    assert openpyxl.load_workbook(tmp_path / "out.xlsx").active.max_row == 4
+    export_csv = cli(tmp_path, url, "leads", "export", "east", "out.csv")
+    assert export_csv.returncode == 0 and len((tmp_path / "out.csv").read_text(encoding="utf-8-sig").splitlines()) == 4
+    bad_name = cli(tmp_path, url, "leads", "export", "east", "out.txt")
+    assert bad_name.returncode == 1 and "must end in .csv or .xlsx" in bad_name.stdout
