@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import CursorResult, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from configurator.models import AuditEvent, Job, Lead, PointEntry, Rep, RotationState, Team, TemplateVersion
@@ -47,6 +47,12 @@ from rule_engine.points import period_key
 __all__ = ["AssignResult", "TrailEntry", "assign_pending", "explain_lead", "lock_rotation", "reassign"]
 
 # Audit action per engine outcome ("error": the engine could not evaluate the lead; a manager decides).
+# The tables, typed as Core tables for set-based statements (executemany), bypassing the ORM.
+LEADS = cast(Table, Lead.__table__)
+AUDIT = cast(Table, AuditEvent.__table__)
+LEDGER = cast(Table, PointEntry.__table__)
+ROTATIONS = cast(Table, RotationState.__table__)
+
 _ACTIONS = {"assigned": "assign", "pool": "pool", "escalated": "escalate", "error": "escalate"}
 _STATES = {"assigned": "owned", "pool": "pool", "escalated": "escalated", "error": "escalated"}
 
@@ -135,7 +141,7 @@ def lock_rotation(session: Session, team: Team) -> RotationState:
     row = session.scalars(query).first()
     if row is None:
         # Two first batches at once: one inserts, the other waits for it and then inserts nothing.
-        session.execute(_insert(session)(RotationState.__table__).values(team_id=team.id, state={}, revision=0).on_conflict_do_nothing(index_elements=["team_id"]))
+        session.execute(_insert(session)(ROTATIONS).values(team_id=team.id, state={}, revision=0).on_conflict_do_nothing(index_elements=["team_id"]))
         row = session.scalars(query).one()
     return row
 
@@ -143,7 +149,7 @@ def lock_rotation(session: Session, team: Team) -> RotationState:
 def _forget(session: Session, lead_ids: Sequence[str]) -> None:
     """Expire loaded Lead objects whose rows were changed by a Core statement."""
     for lead_id in lead_ids:
-        obj = session.identity_map.get(session.identity_key(Lead, lead_id))  # type: ignore[arg-type]
+        obj = session.identity_map.get(session.identity_key(Lead, lead_id))
         if obj is not None:
             session.expire(obj)
 
@@ -334,7 +340,7 @@ def assign_pending(
 
     points_rows = _points_rows(session, team, template, version, events, {r.id: r for r in outcome.roster}, now_utc)
 
-    leads = Lead.__table__
+    leads = LEADS
     change = (
         update(leads)
         .where(leads.c.id == bindparam("b_id"), leads.c.state == "new", leads.c.revision == bindparam("b_rev"))
@@ -353,7 +359,7 @@ def assign_pending(
     # catches the error and commits what else it did.
     savepoint = session.begin_nested()
     try:
-        matched = session.execute(change, lead_params).rowcount
+        matched = cast("CursorResult[Any]", session.execute(change, lead_params)).rowcount
         if matched != len(lead_params):
             raise _refuse(
                 "assign.conflict",
@@ -362,9 +368,9 @@ def assign_pending(
                 n=len(lead_params) - matched,
                 total=len(lead_params),
             )
-        session.execute(insert(AuditEvent.__table__), audit_rows)
+        session.execute(insert(AUDIT), audit_rows)
         if points_rows:
-            session.execute(_insert(session)(PointEntry.__table__).on_conflict_do_nothing(index_elements=["key"]), points_rows)
+            session.execute(_insert(session)(LEDGER).on_conflict_do_nothing(index_elements=["key"]), points_rows)
         rotation.state = outcome.state.to_dict()
         rotation.revision = rotation.revision + 1
         session.flush()
@@ -459,8 +465,8 @@ def reassign(
             raise _refuse("reassign.quota", "{r} has reached the {p} quota ({n:g})", "{r} 已达到{pz}配额({n:g})", r=to_rep_id, p=en, pz=zh, n=quota)
     previous = lead.owner_id
     revision = lead.revision
-    leads = Lead.__table__
-    matched = session.execute(
+    leads = LEADS
+    change = (
         update(leads)
         .where(leads.c.id == lead_id, leads.c.revision == revision)
         .values(
@@ -475,7 +481,8 @@ def reassign(
             template_version_id=version.id,
             revision=leads.c.revision + 1,
         )
-    ).rowcount
+    )
+    matched = cast("CursorResult[Any]", session.execute(change)).rowcount
     if matched != 1:
         raise _changed(lead_id)
     names: dict[str, str] = {rid: name for rid, name in session.execute(select(Rep.id, Rep.name).where(Rep.id.in_([to_rep_id] + ([previous] if previous else []))))}
@@ -484,7 +491,7 @@ def reassign(
     en = f"reassigned by {actor} from {from_name} to {to_name}: {reason}" if from_name else f"assigned by {actor} to {to_name}: {reason}"
     zh = f"{actor} 将线索从 {from_name} 改派给 {to_name}:{reason}" if from_name else f"{actor} 将线索分配给 {to_name}:{reason}"
     session.execute(
-        insert(AuditEvent.__table__).values(
+        insert(AUDIT).values(
             at=now_utc,
             team_id=team.id,
             actor=actor,

@@ -108,7 +108,7 @@ def snapshot(session: Session, team: Team, template: CompiledTemplate, now: dt.d
 
     counts: dict[str, tuple[int, int]] = {}
     in_day = (AuditEvent.at >= day_start) & (AuditEvent.at < day_end)
-    for rep_id, today, week in session.execute(
+    for to_rep, today, week in session.execute(
         select(
             AuditEvent.to_rep_id,
             func.coalesce(func.sum(case((in_day, 1), else_=0)), 0).cast(Integer),
@@ -123,7 +123,7 @@ def snapshot(session: Session, team: Team, template: CompiledTemplate, now: dt.d
         )
         .group_by(AuditEvent.to_rep_id)
     ):
-        counts[rep_id] = (int(today), int(week))
+        counts[str(to_rep)] = (int(today), int(week))
 
     claims: dict[str, int] = {
         rep_id: int(n)
