@@ -56,8 +56,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, cast
 
 from sqlalchemy import Table as SQLTable
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import String, bindparam, delete, func, insert, select, true, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from configurator.db import session_scope
 from configurator.inputs import InputProblem, InputProblems, Table, read_table
@@ -393,16 +394,9 @@ class _Importer:
         new = [r for r in rows if r.outcome == "new"]
         if not new:
             return
-        by_hash = {
-            h: (lead_id, job_id)
-            for lead_id, h, job_id in session.execute(
-                select(Lead.id, Lead.import_hash, Lead.import_job_id).where(Lead.team_id == self.team_id, Lead.import_hash.in_([r.digest for r in new]))
-            )
-        }
+        by_hash = {h: (lead_id, job_id) for lead_id, h, job_id in self._matching(session, Lead.import_hash, [r.digest for r in new], Lead.import_job_id)}
         keys = [r.key for r in new if r.key is not None]
-        by_key: dict[str | None, str] = {}
-        if keys:
-            by_key = {k: lead_id for lead_id, k in session.execute(select(Lead.id, Lead.dedup_key).where(Lead.team_id == self.team_id, Lead.dedup_key.in_(keys)))}
+        by_key = {k: lead_id for lead_id, k in self._matching(session, Lead.dedup_key, keys)} if keys else {}
         ids = [r.given_id for r in new if r.given_id is not None]
         taken = set(session.scalars(select(Lead.id).where(Lead.id.in_(ids)))) if ids else set()
         for r in new:
@@ -417,6 +411,20 @@ class _Importer:
             elif r.given_id is not None and r.given_id in taken:
                 r.outcome = "bad"
                 r.problems.append((self.cmap.column_of("id"), _problem("lead.id", "lead id {id!r} is already used", "线索 id {id!r} 已被使用", id=r.given_id)))
+
+    def _matching(self, session: Session, column: InstrumentedAttribute[str | None], wanted: list[str], *extra: InstrumentedAttribute[Any]) -> Sequence[Any]:
+        """``(id, column, *extra)`` of the team's leads whose ``column`` is one of ``wanted``.
+
+        Each value is one probe of the unique (team_id, column) index. On PostgreSQL that needs a
+        LATERAL join: while a bulk load runs the new rows have no statistics, the planner takes
+        ``team_id = ?`` to match a few rows, and an IN list becomes a scan of the whole team per
+        chunk (quadratic over an import). SQLite's planner uses the index for an IN list.
+        """
+        if session.get_bind().dialect.name != "postgresql":
+            return session.execute(select(Lead.id, column, *extra).where(Lead.team_id == self.team_id, column.in_(wanted))).all()
+        probes = func.unnest(bindparam("wanted", wanted, type_=ARRAY(String))).table_valued("v").render_derived(name="wanted")
+        hit = select(Lead.id, column, *extra).where(Lead.team_id == self.team_id, column == probes.c.v).limit(1).lateral("hit")
+        return session.execute(select(hit).select_from(probes).join(hit, true())).all()
 
     def count(self, rows: Sequence[_Row]) -> None:
         result = self.result
