@@ -1,7 +1,7 @@
 """The ``fenpei leads import`` and ``fenpei leads export`` verbs.
 
-They register on the ``leads`` group of :data:`configurator.cli.main` (created here unless another
-module registered it first) when :mod:`configurator.cli` imports this module (its last line).
+They register on the ``leads`` group of :data:`configurator.cli.main` (the one ``fenpei leads add``
+uses) when :mod:`configurator.cli` imports this module (its last line).
 Bad input (an unreadable file, an unknown column, an unknown team) is a located message and exit 1.
 """
 
@@ -15,7 +15,8 @@ from typing import Any
 
 import click
 
-from configurator.cli import _fail, _fenpei_errors, _t, _unit, _workspace, main
+from configurator.cli import _fail, _fenpei_errors, _t, _unit, _workspace
+from configurator.cli_assign import _db_errors, _group
 from configurator.inputs import InputProblems
 from configurator.services import exports as exports_service
 from configurator.services import imports as imports_service
@@ -27,17 +28,7 @@ __all__ = ["leads_group"]
 SHOWN_PROBLEMS = 20
 
 
-def _leads_group() -> click.Group:
-    """The ``leads`` group: the one another module registered, else a new one."""
-    existing = main.commands.get("leads")
-    if isinstance(existing, click.Group):
-        return existing
-    group = click.Group("leads", help="Add, import and export leads.")
-    main.add_command(group)
-    return group
-
-
-leads_group = _leads_group()
+leads_group = _group("leads", "Add, import and export leads.")
 
 
 def _mapping(values: tuple[str, ...]) -> dict[str, str]:
@@ -101,6 +92,7 @@ def _grades(result: imports_service.ImportResult, lang: str) -> list[str]:
 @click.option("--resume", "job_id", type=int, default=None, metavar="JOB", help="Run import JOB again (same file and options): stores only the rows it has not stored.")
 @click.pass_context
 @_fenpei_errors
+@_db_errors
 def leads_import(
     ctx: click.Context, team: str, file: str, maps: tuple[str, ...], ignores: tuple[str, ...], mode: str, dry_run: bool, sheet: str | None, report_path: str | None, job_id: int | None
 ) -> None:
@@ -161,6 +153,7 @@ def leads_import(
 @click.option("--state", "states", multiple=True, type=click.Choice(exports_service.LEAD_STATES), help="Only leads in this state; repeatable (default: all).")
 @click.pass_context
 @_fenpei_errors
+@_db_errors
 def leads_export(ctx: click.Context, team: str, out: str, states: tuple[str, ...]) -> None:
     """Write TEAM's leads to OUT.csv or OUT.xlsx (cells that look like formulas are neutralised)."""
     lang = ctx.obj["lang"]
