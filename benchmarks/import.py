@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime as dt
 import importlib
 import json
 import random
@@ -49,13 +48,10 @@ from configurator.models import Job, Lead  # noqa: E402
 from configurator.services import imports  # noqa: E402
 from configurator.services import teams as teams_svc  # noqa: E402
 from configurator.services import templates as tmpl_svc  # noqa: E402
-from rule_engine import Rep  # noqa: E402
 
-TZ = dt.timezone(dt.timedelta(hours=8))
-NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=TZ)
-REGIONS = ["north", "east", "south", "central", "west"]
-LEVELS = ["junior", "mid", "senior", "expert"]
-INDUSTRIES = ["manufacturing", "finance", "healthcare", "retail", "logistics", "internet", "education", "government"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engine import NOW, make_leads, make_reps  # noqa: E402  (the engine benchmark's leads and reps)
+
 CODE_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 HEADER = [
@@ -72,43 +68,36 @@ def credit_code(i: int) -> str:
     return "91" + "310000" + "".join(tail)
 
 
-def write_csv(path: Path, n: int, seed: int = 7) -> None:
-    """N leads as a user's CSV file (UTF-8 with BOM, the company column titled in Chinese)."""
+def write_csv(path: Path, n: int, seed: int = 13) -> None:
+    """The engine benchmark's N leads as a user's CSV file: with company, contact and credit code
+    columns, UTF-8 with BOM, the company column titled in Chinese."""
     rng = random.Random(seed)
-    today = NOW.date()
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(HEADER)
-        for i in range(n):
+        for i, lead in enumerate(make_leads(n)):
+            close = lead.get("expected_close_date")
             w.writerow([
-                f"{rng.choice(REGIONS)}精密制造{i}有限公司",
+                f"{lead['region']}精密制造{i}有限公司",
                 credit_code(i) if rng.random() < 0.7 else "",
-                rng.choice(INDUSTRIES),
-                rng.choice((20, 150, 400, 2000)),
-                rng.choice(REGIONS),
+                lead["industry"],
+                lead["employees"],
+                lead["region"],
                 rng.choice(("上海", "北京", "广州", "武汉", "成都")),
                 rng.choice(SURNAMES) + rng.choice(("敏", "伟", "芳", "强")),
-                rng.choice(("ceo", "cio", "it_manager", "business_head", "procurement", "staff")),
+                lead["contact_role"],
                 f"1{rng.randint(3, 9)}{i:09d}",
                 f"contact{i}@example.com" if rng.random() < 0.5 else "",
-                rng.choice(("website", "referral", "partner", "event", "outbound")),
-                rng.choice((30_000, 80_000, 150_000, 250_000, 600_000, 1_200_000, 3_000_000)),
-                "true" if rng.random() < 0.4 else "false",
-                rng.randint(1, 6),
-                rng.choice(("none", "one", "several")),
-                rng.choice(("standard", "light", "heavy")),
-                "new",
-                (today + dt.timedelta(days=rng.randint(-10, 200))).isoformat() if rng.random() < 0.5 else "",
+                lead["source"],
+                lead["deal_size"],
+                "true" if lead["budget_confirmed"] else "false",
+                lead["decision_makers"],
+                lead["competitor"],
+                lead["customization"],
+                lead["stage"],
+                close.isoformat() if close else "",
                 "",
             ])
-
-
-def make_reps(count: int = 20, seed: int = 11) -> list[Rep]:
-    rng = random.Random(seed)
-    return [
-        Rep(id=f"r{i:02d}", name=f"Rep {i}", attrs={"level": LEVELS[i % 4], "regions": tuple(sorted(rng.sample(REGIONS, 2)))}, status="active")
-        for i in range(1, count + 1)
-    ]
 
 
 @contextmanager
