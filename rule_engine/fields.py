@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -75,26 +76,27 @@ class FieldDef:
     options: tuple[Option, ...] = ()
     max_items: int | None = None
 
-    def __post_init__(self) -> None:
+    @cached_property
+    def _titles(self) -> dict[str, str]:
         titles: dict[str, str] = {}
         for o in self.options:
             titles.setdefault(o.title.zh, o.value)
             titles.setdefault(o.title.en, o.value)
             titles.setdefault(o.value.lower(), o.value)
-        object.__setattr__(self, "_titles", titles)
+        return titles
 
     def resolve_option(self, value: str) -> str | None:
         """The option value for ``value``: the value itself, or an option title people typed (医疗)."""
         if value in self.option_values:
             return value
-        titles: dict[str, str] = self._titles  # type: ignore[attr-defined]
+        titles = self._titles
         return titles.get(value, titles.get(value.lower()))
 
     @property
     def value_type(self) -> ValueType:
         return field_value_type(self.type, self.option_values or None)
 
-    @property
+    @cached_property
     def option_values(self) -> frozenset[str]:
         return frozenset(o.value for o in self.options)
 
