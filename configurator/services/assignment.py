@@ -32,7 +32,7 @@ from sqlalchemy import CursorResult, Table, bindparam, func, insert, select, upd
 from sqlalchemy.orm import Session
 
 from configurator.models import AuditEvent, Job, Lead, PointEntry, Rep, RotationState, Team, TemplateVersion
-from configurator.services.leads import record_of
+from configurator.services.leads import grade_record, record_of
 from configurator.services.roster import snapshot, utc
 from configurator.services.templates import ServiceError, compiled, get_version
 from rule_engine import CompiledTemplate, Decision, Event, Problem, score_event
@@ -441,9 +441,8 @@ def reassign(
     if why is not None:
         en, zh = _UNAVAILABLE.get(why, (why, why))
         raise _refuse("rep.unavailable", "{r} cannot take leads: {why}", "{r} 无法接收线索:{why_zh}", r=to_rep_id, why=en, why_zh=zh)
-    L = template.values(record_of(template, lead), now)
-    template.grade(L)
-    weight = template.load.weight(L)
+    grade = grade_record(template, record_of(template, lead), now)
+    weight = grade.weight
     R = target.values(day)
     L0 = {NOW_KEY: now}
     cap = LoadSpec.per_rep(template.load.cap, R, L0)
@@ -476,8 +475,8 @@ def reassign(
             assigned_at=now_utc,
             from_pool=False,
             weight=weight,
-            outputs=template.outputs(L),
-            is_open=template.load.counts(L),
+            outputs=grade.outputs,
+            is_open=grade.is_open,
             template_version_id=version.id,
             revision=leads.c.revision + 1,
         )

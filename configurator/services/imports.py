@@ -64,7 +64,7 @@ from configurator.db import session_scope
 from configurator.inputs import InputProblem, InputProblems, Table, read_table
 from configurator.models import ImportRowProblem, Job, Lead, Team, TemplateVersion
 from configurator.services.exports import table_csv, table_xlsx
-from configurator.services.leads import dedup_key, to_json
+from configurator.services.leads import dedup_key, grade_record, to_json
 from configurator.services.teams import get_team
 from configurator.services.templates import ServiceError, compiled, get_version
 from rule_engine import CompiledTemplate, Problem
@@ -342,18 +342,14 @@ class _Importer:
             self.seen_key[key] = line
         if given_id is not None:
             self.seen_id[given_id] = line
-        # Grade from the typed values in hand (what grade_lead does after reading a stored lead back).
+        # Grade from the typed values in hand (grade_lead would read a stored lead back first).
         lead_id = given_id or f"L{uuid.uuid4().hex[:16]}"
         created = values.get("created_at")
         record = dict(values)
         record["id"] = lead_id
         record["created_at"] = created or self.now
         try:
-            L = template.values(record, self.now, self.clock)
-            template.grade(L)
-            outputs = template.outputs(L)
-            weight = template.load.weight(L)
-            is_open = template.load.counts(L)
+            grade = grade_record(template, record, self.now, self.clock)
         except EvaluationError as exc:
             row.outcome = "bad"
             problems.extend((None, p) for p in exc.problems)
@@ -364,9 +360,9 @@ class _Importer:
             "id": lead_id,
             "team_id": self.team_id,
             "fields": stored,
-            "outputs": outputs,
-            "weight": weight,
-            "is_open": is_open,
+            "outputs": grade.outputs,
+            "weight": grade.weight,
+            "is_open": grade.is_open,
             "state": "new",
             "dedup_key": key,
             "import_hash": digest,

@@ -13,7 +13,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,7 +23,7 @@ from configurator.services.templates import ServiceError, compiled
 from rule_engine import CompiledTemplate, InputError, Problem
 from rule_engine.fields import coerce
 
-__all__ = ["add_lead", "dedup_key", "grade_lead", "record_of", "to_json"]
+__all__ = ["Grade", "add_lead", "dedup_key", "grade_lead", "grade_record", "record_of", "to_json"]
 
 _TIMESTAMPS = ("created_at", "assigned_at", "first_followup_at", "last_followup_at", "reclaimed_at")
 
@@ -75,13 +75,26 @@ def dedup_key(template: CompiledTemplate, values: Mapping[str, Any]) -> str | No
     return hashlib.sha256(json.dumps(to_json(dict(normalised)), sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+class Grade(NamedTuple):
+    """What grading a lead gives: the values its conditions read, and what is stored with it."""
+
+    values: dict[str, Any]
+    outputs: dict[str, Any]
+    weight: float
+    is_open: bool
+
+
+def grade_record(template: CompiledTemplate, record: Mapping[str, Any], now: dt.datetime, clock: Mapping[str, Any] | None = None) -> Grade:
+    """Grade a typed record: table outputs, load weight, and whether it counts as open. May raise EvaluationError."""
+    L = template.values(record, now, clock)
+    template.grade(L)
+    return Grade(L, template.outputs(L), template.load.weight(L), template.load.counts(L))
+
+
 def grade_lead(template: CompiledTemplate, lead: Lead, now: dt.datetime) -> None:
     """Re-grade a stored lead: its outputs, load weight and whether it is open."""
-    L = template.values(record_of(template, lead), now)
-    template.grade(L)
-    lead.outputs = template.outputs(L)
-    lead.weight = template.load.weight(L)
-    lead.is_open = template.load.counts(L)
+    grade = grade_record(template, record_of(template, lead), now)
+    lead.outputs, lead.weight, lead.is_open = grade.outputs, grade.weight, grade.is_open
 
 
 def add_lead(
