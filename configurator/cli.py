@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from configurator.context import Workspace
@@ -120,7 +121,8 @@ def _unit(write: bool = True) -> Iterator[Session]:
 
 
 def _fenpei_errors(fn: Callable[..., None]) -> Callable[..., None]:
-    """Print the engine's and services' errors as located messages and exit 1."""
+    """Print the engine's and services' errors as located messages and exit 1; a database that is
+    unreachable or stays locked is a message and exit 1 too, not a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> None:
@@ -128,8 +130,22 @@ def _fenpei_errors(fn: Callable[..., None]) -> Callable[..., None]:
             fn(*args, **kwargs)
         except FenpeiError as exc:
             _fail(exc.format(click.get_current_context().obj["lang"]))
+        except DBAPIError as exc:
+            lang = click.get_current_context().obj["lang"]
+            detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+            _fail(_t(lang, f"database error: {detail} (nothing was changed; try again)", f"数据库错误:{detail}(未做任何更改,请重试)"))
 
     return wrapper
+
+
+def _group(name: str, help_text: str) -> click.Group:
+    """The top-level group ``name``, reused if another module registered it first."""
+    existing = main.commands.get(name)
+    if isinstance(existing, click.Group):
+        return existing
+    group = click.Group(name, help=help_text)
+    main.add_command(group)
+    return group
 
 
 @main.command("init")

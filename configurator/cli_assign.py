@@ -8,18 +8,15 @@ refused request or bad input as a message and exits 1, never with a traceback.
 
 from __future__ import annotations
 
-import functools
 import getpass
 import os
 import re
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import click
-from sqlalchemy.exc import DBAPIError
 
-from configurator.cli import _fail, _fenpei_errors, _parse_now, _t, _unit, main
+from configurator.cli import _fail, _fenpei_errors, _group, _parse_now, _t, _unit, main
 from configurator.inputs import InputProblems, read_reps_csv
 from configurator.models import Lead, Team
 from configurator.services import assignment as assignment_service
@@ -36,31 +33,6 @@ __all__ = ["ASSIGN_BATCH"]
 ASSIGN_BATCH = 500
 
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-
-
-def _group(name: str, help_text: str) -> click.Group:
-    """The top-level group ``name``, reused if another module registered it first."""
-    existing = main.commands.get(name)
-    if isinstance(existing, click.Group):
-        return existing
-    group = click.Group(name, help=help_text)
-    main.add_command(group)
-    return group
-
-
-def _db_errors(fn: Callable[..., None]) -> Callable[..., None]:
-    """A database that is unreachable or stays locked is a message and exit 1, not a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            fn(*args, **kwargs)
-        except DBAPIError as exc:
-            lang = click.get_current_context().obj["lang"]
-            detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
-            _fail(_t(lang, f"database error: {detail} (nothing was changed; try again)", f"数据库错误:{detail}(未做任何更改,请重试)"))
-
-    return wrapper
 
 
 def _actor(value: str | None) -> str:
@@ -85,7 +57,6 @@ leads_group = _group("leads", "Add and manage leads.")
 @click.option("--name", required=True, help="The team's display name.")
 @click.option("--template", "template_name", required=True, help="The template (by name) that governs the team; it must be published.")
 @click.pass_context
-@_db_errors
 @_fenpei_errors
 def team_create(ctx: click.Context, slug: str, name: str, template_name: str) -> None:
     """Create team SLUG governed by a published template."""
@@ -102,7 +73,6 @@ def team_create(ctx: click.Context, slug: str, name: str, template_name: str) ->
 @click.argument("team")
 @click.argument("file", type=click.Path())
 @click.pass_context
-@_db_errors
 @_fenpei_errors
 def reps_import(ctx: click.Context, team: str, file: str) -> None:
     """Create or update TEAM's reps from a CSV FILE (id, name, rep fields, status, leave)."""
@@ -140,7 +110,6 @@ def _fields(values: tuple[str, ...], lang: str) -> dict[str, str]:
 @click.option("--field", "field_values", multiple=True, metavar="NAME=VALUE", help="A field value; repeat for each field.")
 @click.option("--now", "now_text", default=None, help="The clock, ISO 8601 with offset (default: the current time).")
 @click.pass_context
-@_db_errors
 @_fenpei_errors
 def leads_add(ctx: click.Context, team: str, field_values: tuple[str, ...], now_text: str | None) -> None:
     """Add one lead to TEAM: validated against the template's fields, graded, waiting for assignment."""
@@ -177,7 +146,6 @@ _OUTCOMES = {"assigned": ("assigned", "已分配"), "pool": ("pool", "进入公�
 @click.option("--now", "now_text", default=None, help="The clock, ISO 8601 with offset (default: the current time).")
 @click.option("--actor", default=None, help="Who runs it, for the audit trail (default: FENPEI_ACTOR or the user name).")
 @click.pass_context
-@_db_errors
 @_fenpei_errors
 def assign_cmd(ctx: click.Context, team: str, limit: int | None, now_text: str | None, actor: str | None) -> None:
     """Assign TEAM's pending leads by its template, in batches; print counts per outcome and per rep."""
@@ -213,7 +181,6 @@ def assign_cmd(ctx: click.Context, team: str, limit: int | None, now_text: str |
 @click.option("--now", "now_text", default=None, help="The clock, ISO 8601 with offset (default: the current time).")
 @click.option("--actor", default=None, help="Who decides, for the audit trail (default: FENPEI_ACTOR or the user name).")
 @click.pass_context
-@_db_errors
 @_fenpei_errors
 def reassign_cmd(ctx: click.Context, lead: str, rep: str, reason: str, now_text: str | None, actor: str | None) -> None:
     """Give LEAD to REP (a manager's decision), with a reason."""
@@ -233,7 +200,6 @@ def reassign_cmd(ctx: click.Context, lead: str, rep: str, reason: str, now_text:
 @click.argument("lead")
 @click.option("--lang", "lang_option", type=click.Choice(["en", "zh"]), default=None, help="Language of the explanations (default: the global --lang).")
 @click.pass_context
-@_db_errors
 @_fenpei_errors
 def explain_cmd(ctx: click.Context, lead: str, lang_option: str | None) -> None:
     """Print LEAD's audit trail: every decision and change, with its explanation."""

@@ -15,8 +15,7 @@ from typing import Any
 
 import click
 
-from configurator.cli import _fail, _fenpei_errors, _t, _unit, _workspace
-from configurator.cli_assign import _db_errors, _group
+from configurator.cli import _fail, _fenpei_errors, _group, _t, _unit, _workspace
 from configurator.inputs import InputProblems
 from configurator.services import exports as exports_service
 from configurator.services import imports as imports_service
@@ -92,7 +91,6 @@ def _grades(result: imports_service.ImportResult, lang: str) -> list[str]:
 @click.option("--resume", "job_id", type=int, default=None, metavar="JOB", help="Run import JOB again (same file and options): stores only the rows it has not stored.")
 @click.pass_context
 @_fenpei_errors
-@_db_errors
 def leads_import(
     ctx: click.Context, team: str, file: str, maps: tuple[str, ...], ignores: tuple[str, ...], mode: str, dry_run: bool, sheet: str | None, report_path: str | None, job_id: int | None
 ) -> None:
@@ -153,7 +151,6 @@ def leads_import(
 @click.option("--state", "states", multiple=True, type=click.Choice(exports_service.LEAD_STATES), help="Only leads in this state; repeatable (default: all).")
 @click.pass_context
 @_fenpei_errors
-@_db_errors
 def leads_export(ctx: click.Context, team: str, out: str, states: tuple[str, ...]) -> None:
     """Write TEAM's leads to OUT.csv or OUT.xlsx (cells that look like formulas are neutralised)."""
     lang = ctx.obj["lang"]

@@ -98,3 +98,11 @@ def test_cli_template_verbs(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "has no version 9" in missing.stdout and "Traceback" not in missing.stderr
     bad = run(tmp_path, "template", "import", str(ROOT / "README.md"))
     assert bad.returncode == 1 and "README.md:" in bad.stdout and "Traceback" not in bad.stderr
+
+
+def test_unreachable_database_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    env = dict(os.environ, FENPEI_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:1/none", FENPEI_LANG="en")
+    out = subprocess.run([sys.executable, "-m", "configurator", "template", "list", "b2b_software"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert out.stdout.startswith("database error:") and "nothing was changed" in out.stdout
+    assert "Traceback" not in out.stderr
