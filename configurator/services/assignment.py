@@ -25,24 +25,24 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, func, insert, select, update
+from sqlalchemy import CursorResult, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from configurator.models import AuditEvent, Job, Lead, PointEntry, Rep, RotationState, Team, TemplateVersion
+from configurator.models import AuditEvent, Job, Lead, Rep, RotationState, Team, TemplateVersion
+from configurator.services import points as points_service
+from configurator.services.dialect import dialect_name, insert_ignoring
 from configurator.services.leads import grade_record, record_of
 from configurator.services.roster import snapshot, utc
 from configurator.services.templates import ServiceError, compiled, get_version
-from rule_engine import CompiledTemplate, Decision, Event, Problem, score_event
+from rule_engine import CompiledTemplate, Decision, Event, Problem
 from rule_engine import Rep as EngineRep
 from rule_engine import RotationState as EngineRotation
 from rule_engine import assign as engine_assign
 from rule_engine.assignment import LoadSpec
 from rule_engine.conditions import NOW_KEY
 from rule_engine.errors import closest
-from rule_engine.points import period_key
 
 __all__ = ["AssignResult", "TrailEntry", "assign_pending", "explain_lead", "lock_rotation", "reassign"]
 
@@ -50,7 +50,6 @@ __all__ = ["AssignResult", "TrailEntry", "assign_pending", "explain_lead", "lock
 # The tables, typed as Core tables for set-based statements (executemany), bypassing the ORM.
 LEADS = cast(Table, Lead.__table__)
 AUDIT = cast(Table, AuditEvent.__table__)
-LEDGER = cast(Table, PointEntry.__table__)
 ROTATIONS = cast(Table, RotationState.__table__)
 
 _ACTIONS = {"assigned": "assign", "pool": "pool", "escalated": "escalate", "error": "escalate"}
@@ -105,24 +104,6 @@ class AssignResult:
 # ------------------------------------------------------------------------------------------------
 
 
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
-
-
-def _insert(session: Session) -> Any:
-    """The dialect's INSERT construct (it has ``on_conflict_do_nothing``)."""
-    name = _dialect(session)
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert
-    if name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert
-    raise _refuse("db.dialect", "database {d!r} is not supported (use SQLite or PostgreSQL)", "不支持数据库 {d!r}(请使用 SQLite 或 PostgreSQL)", d=name)
-
-
 def lock_rotation(session: Session, team: Team) -> RotationState:
     """Lock the team's rotation-state row (creating it if missing) for the rest of the transaction.
 
@@ -131,7 +112,7 @@ def lock_rotation(session: Session, team: Team) -> RotationState:
     row locks, so the session must hold the database write lock (``session_scope(factory,
     write_lock=True)``): a ServiceError says so otherwise.
     """
-    if _dialect(session) == "sqlite" and not session.connection().get_execution_options().get("fenpei_write_lock"):
+    if dialect_name(session) == "sqlite" and not session.connection().get_execution_options().get("fenpei_write_lock"):
         raise _refuse(
             "db.write_lock",
             "assignment on SQLite needs a unit of work that holds the write lock (session_scope(..., write_lock=True))",
@@ -141,7 +122,7 @@ def lock_rotation(session: Session, team: Team) -> RotationState:
     row = session.scalars(query).first()
     if row is None:
         # Two first batches at once: one inserts, the other waits for it and then inserts nothing.
-        session.execute(_insert(session)(ROTATIONS).values(team_id=team.id, state={}, revision=0).on_conflict_do_nothing(index_elements=["team_id"]))
+        session.execute(insert_ignoring(session, ROTATIONS, ["team_id"]).values(team_id=team.id, state={}, revision=0))
         row = session.scalars(query).one()
     return row
 
@@ -202,59 +183,6 @@ def _explanation(template: CompiledTemplate, d: Decision) -> dict[str, Any]:
     if d.error is not None:
         out["error"] = d.error.code
     return out
-
-
-def _points_rows(
-    session: Session,
-    team: Team,
-    template: CompiledTemplate,
-    version: TemplateVersion,
-    events: list[Event],
-    reps: Mapping[str, EngineRep],
-    now: dt.datetime,
-) -> list[dict[str, Any]]:
-    """The new ledger rows the events earn: caps counted from the ledger (one query) and the batch."""
-    spec = template.points
-    if spec is None or not events or not any(rule.on == "lead.assigned" for rule in spec.rules):
-        return []
-    period = period_key(spec.period, now, template.timezone)
-    totals: dict[tuple[str, str, str], float] = {
-        (rep_id, rule, period): float(total or 0)
-        for rep_id, rule, total in session.execute(
-            select(PointEntry.rep_id, PointEntry.rule, func.sum(PointEntry.amount)).where(PointEntry.team_id == team.id, PointEntry.period == period).group_by(PointEntry.rep_id, PointEntry.rule)
-        )
-    }
-    # Keys do not depend on the totals: find those already in the ledger first (one query), so a
-    # duplicate neither counts toward a cap nor is offered to the INSERT.
-    candidate_keys = {e.key for event in events for e in score_event(template, event, totals=totals, reps=reps)}
-    existing: set[str] = set()
-    keys = sorted(candidate_keys)
-    for i in range(0, len(keys), 500):
-        existing.update(session.scalars(select(PointEntry.key).where(PointEntry.key.in_(keys[i : i + 500]))))
-    rows: list[dict[str, Any]] = []
-    for event in events:
-        for entry in score_event(template, event, totals=totals, reps=reps):
-            if entry.key in existing:
-                continue
-            existing.add(entry.key)
-            slot = (entry.rep, entry.rule, entry.period)
-            totals[slot] = totals.get(slot, 0.0) + entry.amount
-            rows.append(
-                {
-                    "key": entry.key,
-                    "team_id": team.id,
-                    "rep_id": entry.rep,
-                    "rule": entry.rule,
-                    "amount": Decimal(str(round(entry.amount, 2))),
-                    "period": entry.period,
-                    "event_id": entry.event_id,
-                    "lead_id": entry.lead_id,
-                    "reason": entry.reason_en,
-                    "template_version_id": version.id,
-                    "created_at": now,
-                }
-            )
-    return rows
 
 
 def assign_pending(
@@ -338,7 +266,7 @@ def assign_pending(
         else:
             result.errors.append(row.id)
 
-    points_rows = _points_rows(session, team, template, version, events, {r.id: r for r in outcome.roster}, now_utc)
+    points_rows = points_service.award(session, team, template, version, events, {r.id: r for r in outcome.roster}, now)
 
     leads = LEADS
     change = (
@@ -369,8 +297,7 @@ def assign_pending(
                 total=len(lead_params),
             )
         session.execute(insert(AUDIT), audit_rows)
-        if points_rows:
-            session.execute(_insert(session)(LEDGER).on_conflict_do_nothing(index_elements=["key"]), points_rows)
+        points_service.write_entries(session, points_rows)
         rotation.state = outcome.state.to_dict()
         rotation.revision = rotation.revision + 1
         session.flush()
