@@ -21,6 +21,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Union
 from zoneinfo import ZoneInfo
 
@@ -1725,8 +1726,9 @@ class Expression:
     rep_names: frozenset[str]
     uses_now: bool
 
-    @property
+    @cached_property
     def source(self) -> str:
+        # Explanations name a condition by its source on every lead: unparse the tree once.
         return unparse(self.node)
 
     def __call__(self, L: Mapping[str, Any], R: Mapping[str, Any] | None = None) -> Any:

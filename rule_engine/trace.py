@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from rule_engine.segments import Table
     from rule_engine.template import CompiledTemplate
 
-__all__ = ["CandidateNote", "Decision", "PolicyNote", "Trace", "grading_sentence", "render"]
+__all__ = ["CandidateNote", "Decision", "PolicyNote", "Recorder", "Trace", "grading_sentence", "render"]
 
 
 class CandidateNote(NamedTuple):
@@ -324,3 +324,191 @@ def _outcome(decision: Decision, lang: str) -> str:
     if decision.outcome == "pool":
         return "→ 进入公海" if zh else "→ left in the pool"
     return decision.outcome
+
+
+# ------------------------------------------------------------------------------------------------
+# Decisions as stored records
+# ------------------------------------------------------------------------------------------------
+
+
+def _enc(value: Any) -> Any:
+    """A typed value as JSON: dates and date-times tagged, tuples as lists."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, dt.datetime):
+        return {"$dt": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"$d": value.isoformat()}
+    if isinstance(value, (tuple, list)):
+        return [_enc(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return [_enc(v) for v in sorted(value, key=str)]
+    if isinstance(value, Mapping):
+        return {str(k): _enc(v) for k, v in value.items()}
+    return str(value)
+
+
+def _dec(value: Any) -> Any:
+    """The inverse of :func:`_enc` (lists come back as tuples, the engine's form of a list value)."""
+    if isinstance(value, list):
+        return tuple(_dec(v) for v in value)
+    if isinstance(value, dict):
+        if len(value) == 1:
+            if "$dt" in value:
+                return dt.datetime.fromisoformat(value["$dt"])
+            if "$d" in value:
+                return dt.date.fromisoformat(value["$d"])
+        return {k: _dec(v) for k, v in value.items()}
+    return value
+
+
+class Recorder:
+    """Decisions of one compiled template as compact JSON records, and records back as decisions.
+
+    A record holds what the explanation of a decision needs and nothing the template version
+    already knows: the rows that decided each table, the reps left out or considered and why, and
+    only the lead's (and reps') values that the conditions named in the explanation read. So a
+    stored decision is explained later from its record and its template version alone:
+    ``render(template, recorder.decision(record), lang)`` gives the sentence :meth:`Decision.explain`
+    gave when the decision was made, and ``.trace.to_dict()`` the same trace.
+
+    One recorder serves a whole batch: what every lead of the batch shares (the names a condition
+    reads, the reps a policy left out before any lead was seen) is worked out once.
+    """
+
+    def __init__(self, template: CompiledTemplate) -> None:
+        self.template = template
+        self._reads: dict[int, tuple[Any, tuple[str, ...]]] = {}  # id(condition) -> (condition, names)
+        self._static: dict[int, tuple[tuple[CandidateNote, ...], list[list[Any]], dict[str, str]]] = {}
+        self._tables: dict[str, Table] | None = None
+        self._conditions: dict[tuple[str, str], Any] | None = None
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def _names(self, cond: Any) -> tuple[str, ...]:
+        """The lead values ``cond.describe`` reads."""
+        hit = self._reads.get(id(cond))
+        if hit is None:
+            from rule_engine.conditions import NOW_KEY
+
+            names = tuple(sorted(cond.lead_names)) + ((NOW_KEY,) if cond.uses_now else ())
+            hit = self._reads[id(cond)] = (cond, names)  # the condition is kept so its id stays its own
+        return hit[1]
+
+    def _skipped(self, static: tuple[CandidateNote, ...]) -> tuple[list[list[Any]], dict[str, str]]:
+        hit = self._static.get(id(static))
+        if hit is None:
+            rows = [[c.rep, c.reason, c.a.source] if c.reason == "not_eligible" else [c.rep, c.reason] for c in static]
+            hit = self._static[id(static)] = (static, rows, {c.rep: c.name for c in static})
+        return hit[1], hit[2]
+
+    def record(self, decision: Decision) -> dict[str, Any]:
+        """The decision as a JSON-able record."""
+        if decision.error is not None:
+            e = decision.error
+            return {"outcome": "error", "error": {"code": e.code, "en": e.en, "zh": e.zh, "suggestion": e.suggestion}}
+        out: dict[str, Any] = {"outcome": decision.outcome, "owner": decision.owner, "policy": decision.policy}
+        trace = decision.trace
+        if trace is None:
+            return out
+        names = self._names
+        read: set[str] = set()
+        tables = []
+        for table, value, rows in trace.tables:
+            tables.append([table.name, _enc(value), list(rows)])
+            for i in rows:
+                cond = table.rows[i].when
+                if cond is not None:
+                    read.update(names(cond))
+        if trace.weight_row is not None:
+            read.update(names(self.template.load.weights[trace.weight_row][0]))
+        reps: dict[str, str] = {}
+        policies = []
+        for p in trace.policies:
+            skipped, skipped_names = self._skipped(p.static)
+            reps.update(skipped_names)
+            candidates: list[list[Any]] = []
+            for rep, name, reason, a, b in p.candidates:
+                reps[rep] = name
+                if reason == "not_eligible":
+                    read.update(names(a))
+                    candidates.append([rep, reason, a.source, {k: _enc(b.get(k)) for k in sorted(a.rep_names)}])
+                elif isinstance(a, (int, float)) and (b is None or isinstance(b, (int, float))):
+                    candidates.append([rep, reason, a, b])
+                else:
+                    candidates.append([rep, reason, _enc(a), _enc(b)])
+            if p.lead_failed is not None:
+                read.update(names(p.lead_failed))
+            policies.append(
+                {
+                    "policy": p.policy,
+                    "strategy": p.strategy,
+                    "result": p.result,
+                    "chosen": p.chosen,
+                    "lead_failed": p.lead_failed.source if p.lead_failed is not None else None,
+                    "skipped": skipped,
+                    "candidates": candidates,
+                }
+            )
+        L = decision.values
+        out["tables"] = tables
+        out["weight"] = trace.weight
+        out["weight_row"] = trace.weight_row
+        out["policies"] = policies
+        out["otherwise"] = trace.otherwise
+        out["reps"] = reps
+        out["values"] = {n: _enc(L[n]) for n in sorted(read) if n in L}
+        return out
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def _table(self, name: str) -> Table:
+        if self._tables is None:
+            self._tables = {t.name: t for t in self.template.segments}
+        return self._tables[name]
+
+    def _condition(self, policy: str, source: str) -> Any:
+        if self._conditions is None:
+            found: dict[tuple[str, str], Any] = {}
+            for pol in self.template.assignment.policies:
+                for cond in (*pol.rep_only, *pol.lead_only, *pol.mixed, *((pol.eligible,) if pol.eligible is not None else ())):
+                    found.setdefault((pol.name, cond.source), cond)
+            self._conditions = found
+        return self._conditions[(policy, source)]
+
+    def decision(self, record: Mapping[str, Any], lead_id: str = "") -> Decision:
+        """The decision a record stands for, ready to explain (:func:`render`) or to trace (``to_dict``).
+
+        Raises KeyError or ValueError when the record does not fit this template (another version's).
+        """
+        output_names = self.template.output_names
+        outcome = record["outcome"]
+        if outcome == "error":
+            e = record["error"]
+            problem = Problem(e["code"], e["en"], e["zh"], suggestion=e.get("suggestion"))
+            return Decision(lead_id, "error", None, None, 0.0, {}, output_names, None, problem)
+        owner, policy = record.get("owner"), record.get("policy")
+        if "policies" not in record:
+            return Decision(lead_id, outcome, owner, policy, 0.0, {}, output_names)
+        names: Mapping[str, str] = record.get("reps") or {}
+        notes = []
+        for p in record["policies"]:
+            name = p["policy"]
+            note = PolicyNote(name, p["strategy"], result=p["result"], chosen=p["chosen"])
+            note.static = tuple(
+                CandidateNote(s[0], names.get(s[0], s[0]), s[1], self._condition(name, s[2]) if s[1] == "not_eligible" else None)
+                for s in p["skipped"]
+            )
+            for rep, reason, a, b in p["candidates"]:
+                if reason == "not_eligible":
+                    note.candidates.append((rep, names.get(rep, rep), reason, self._condition(name, a), _dec(b)))
+                else:
+                    note.candidates.append((rep, names.get(rep, rep), reason, _dec(a), _dec(b)))
+            if p.get("lead_failed") is not None:
+                note.lead_failed = self._condition(name, p["lead_failed"])
+            notes.append(note)
+        tables = [(self._table(t), _dec(value), tuple(rows)) for t, value, rows in record["tables"]]
+        weight = float(record["weight"])
+        trace = Trace(tables, notes, record.get("otherwise"), record.get("weight_row"), weight)
+        values = {k: _dec(v) for k, v in (record.get("values") or {}).items()}
+        return Decision(lead_id, outcome, owner, policy, weight, values, output_names, trace)
