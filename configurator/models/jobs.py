@@ -17,7 +17,10 @@ class Job(Base):
     """A unit of background work with its state, lease and progress.
 
     ``dedup`` makes a job unique (e.g. ``reclaim:team-3:2026-11-23T09``), so two schedulers asking
-    for the same periodic run create one job.
+    for the same periodic run create one job. A worker runs a job only while it holds the lease:
+    ``lease_owner`` (``host:pid:token``) until ``lease_until``, renewed after every batch; a
+    lease that ran out, or whose holder died on this machine, may be taken over (see
+    :mod:`configurator.jobs`). ``enqueued_at`` is when a message for it was last sent.
     """
 
     __tablename__ = "jobs"
@@ -32,6 +35,8 @@ class Job(Base):
     total: Mapped[int | None] = mapped_column(Integer)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    enqueued_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     result: Mapped[dict[str, Any] | None] = mapped_column()
     error: Mapped[str | None] = mapped_column(Text)
     template_version_id: Mapped[int | None] = mapped_column(ForeignKey("template_versions.id"))
