@@ -4,7 +4,9 @@
 |---|---|---|
 | ``FENPEI_INSTANCE`` | ``./instance`` | folder for the embedded database, broker and exports |
 | ``FENPEI_DATABASE_URL`` | ``sqlite:///<instance>/fenpei.sqlite3`` | SQLAlchemy URL; ``postgresql+psycopg://…`` for teams |
-| ``FENPEI_BROKER_URL`` | ``sqla+sqlite:///<instance>/broker.sqlite3`` | Celery broker (background jobs are not wired yet) |
+| ``FENPEI_BROKER_URL`` | ``sqlite:///<instance>/broker.sqlite3`` | Celery broker for background jobs: the embedded file broker, or ``redis://…`` / ``amqp://…`` for workers on several machines |
+| ``FENPEI_QUEUE`` | ``fenpei`` | the broker queue jobs go through (installations sharing one broker use different names) |
+| ``FENPEI_JOB_LEASE`` | ``120`` | seconds a worker holds a job between two batches; a job whose worker stopped renewing it is taken over after that |
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Settings"]
+from rule_engine import Problem
+from rule_engine.errors import FenpeiError
+
+__all__ = ["Settings", "SettingsError"]
+
+
+class SettingsError(FenpeiError):
+    """An environment variable Fenpei reads has an unusable value."""
 
 
 @dataclass(frozen=True)
@@ -21,19 +30,35 @@ class Settings:
     instance: Path
     database_url: str
     broker_url: str
+    queue: str = "fenpei"
+    job_lease: float = 120.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Settings from the environment, with the embedded defaults."""
         env = dict(os.environ if environ is None else environ)
         instance = Path(env.get("FENPEI_INSTANCE") or "instance").resolve()
+        lease = env.get("FENPEI_JOB_LEASE") or "120"
+        try:
+            job_lease = float(lease)
+        except ValueError:
+            job_lease = 0.0
+        if not 0 < job_lease < float("inf"):
+            raise SettingsError(Problem.make("settings.job_lease", "FENPEI_JOB_LEASE: {v!r} is not a number of seconds above 0", "FENPEI_JOB_LEASE:{v!r} 不是大于 0 的秒数", v=lease))
         return cls(
             instance=instance,
             database_url=env.get("FENPEI_DATABASE_URL") or f"sqlite:///{instance / 'fenpei.sqlite3'}",
-            broker_url=env.get("FENPEI_BROKER_URL") or f"sqla+sqlite:///{instance / 'broker.sqlite3'}",
+            broker_url=env.get("FENPEI_BROKER_URL") or f"sqlite:///{instance / 'broker.sqlite3'}",
+            queue=env.get("FENPEI_QUEUE") or "fenpei",
+            job_lease=job_lease,
         )
 
     @property
     def embedded(self) -> bool:
         """True when the database is the embedded SQLite file."""
         return self.database_url.startswith("sqlite")
+
+    @property
+    def embedded_broker(self) -> bool:
+        """True when the broker is the embedded SQLite file broker (no server)."""
+        return self.broker_url.startswith("sqlite://")
