@@ -147,6 +147,16 @@ class CompiledTemplate:
         """Typed values of one lead from raw input (CSV text when ``text``); problems per field."""
         return _record(raw, self.fields, LEAD_BUILTIN_FIELDS, self.timezone, text=text, check_required=True)
 
+    def form_record(self, form: str, raw: Mapping[str, Any], lead: Mapping[str, Any] | None = None, *, text: bool = False) -> tuple[dict[str, Any], list[Problem]]:
+        """Typed values of a named form's own fields (e.g. a follow-up), problems per field.
+
+        ``visible_when``/``required_when`` read the form's values over the lead's (``lead``), the
+        way the form is shown: a hidden field is never required. Keys the form does not define are
+        ignored. Raises KeyError for a form the template does not define.
+        """
+        fdefs = self.forms[form].fields
+        return _record(raw, fdefs, {}, self.timezone, text=text, check_required=True, context=lead)
+
     def clock(self, now: dt.datetime) -> dict[str, Any]:
         """The clock values conditions read; compute once per batch and pass to :meth:`values`."""
         return {NOW_KEY: now, "now": now, "today": now.astimezone(self.timezone).date()}
@@ -217,6 +227,7 @@ def _record(
     *,
     text: bool,
     check_required: bool,
+    context: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[Problem]]:
     values: dict[str, Any] = {}
     problems: list[Problem] = []
@@ -234,11 +245,12 @@ def _record(
             values[name] = fdef.default
     if check_required:
         bad = {p.path[0] for p in problems}
+        seen = values if context is None else {**context, **values}
         for name, fdef in fields.items():
             if name in values or name in bad:
                 continue
-            visible = fdef.visible_when is None or _safe(fdef.visible_when, values)
-            required = fdef.required or (fdef.required_when is not None and _safe(fdef.required_when, values))
+            visible = fdef.visible_when is None or _safe(fdef.visible_when, seen)
+            required = fdef.required or (fdef.required_when is not None and _safe(fdef.required_when, seen))
             if visible and required:
                 problems.append(Problem.make("field.required", "this field is required", "此项为必填", (name,)))
     return values, problems

@@ -28,7 +28,7 @@ from rule_engine import CompiledTemplate, Event, Problem, score_event
 from rule_engine import Rep as EngineRep
 from rule_engine.points import period_key
 
-__all__ = ["Standing", "award", "close_period", "current_period", "leaderboard", "ledger_rows", "reverse", "write_entries"]
+__all__ = ["Standing", "award", "award_events", "close_period", "current_period", "leaderboard", "ledger_rows", "period_bounds", "reverse", "write_entries"]
 
 LEDGER = cast(Table, PointEntry.__table__)
 _BATCH = 500
@@ -185,18 +185,55 @@ def reverse(session: Session, entry_id: int, reason: str, actor: str, now: dt.da
     return entry
 
 
+def period_bounds(kind: str, key: str, tz: Any) -> tuple[dt.datetime, dt.datetime]:
+    """The [start, end) of period ``key`` (``2026-11-23``, ``2026-W48``, ``2026-11``, ``2026-Q4``, ``2026``) in ``tz``."""
+    try:
+        if kind == "day":
+            start = dt.date.fromisoformat(key)
+            end = start + dt.timedelta(days=1)
+        elif kind == "week":
+            year, week = key.split("-W")
+            start = dt.date.fromisocalendar(int(year), int(week), 1)
+            end = start + dt.timedelta(days=7)
+        elif kind == "month":
+            year, month = (int(x) for x in key.split("-"))
+            start = dt.date(year, month, 1)
+            end = dt.date(year + month // 12, month % 12 + 1, 1)
+        elif kind == "quarter":
+            year, quarter = key.split("-Q")
+            q = int(quarter)
+            if not 1 <= q <= 4:
+                raise ValueError(key)
+            start = dt.date(int(year), 3 * q - 2, 1)
+            end = dt.date(int(year) + q // 4, (3 * q) % 12 + 1, 1)
+        else:
+            start = dt.date(int(key), 1, 1)
+            end = dt.date(int(key) + 1, 1, 1)
+    except ValueError:
+        examples = {"day": "2026-11-23", "week": "2026-W48", "month": "2026-11", "quarter": "2026-Q4", "year": "2026"}
+        raise _refuse("points.period", "{p!r} is not a {kind} period (e.g. {ex})", "{p!r} 不是有效的{kind}周期(例如 {ex})", p=key, kind=kind, ex=examples.get(kind, "")) from None
+    if period_key(kind, dt.datetime.combine(start, dt.time(0), tz), tz) != key:
+        raise _refuse("points.period", "{p!r} is not a {kind} period", "{p!r} 不是有效的{kind}周期", p=key, kind=kind)
+    return dt.datetime.combine(start, dt.time(0), tz), dt.datetime.combine(end, dt.time(0), tz)
+
+
 def close_period(session: Session, team: Team, period: str, now: dt.datetime, *, job_id: int | None = None) -> int:
     """Score the ``period.ended`` event of ``period`` for every rep of the team; returns entries written.
 
-    Safe to run twice: each rep's event id is ``period:<team>:<period>:<rep>``, so the second run
-    finds every key already in the ledger. Rules read the rep's figures as of ``now``.
+    The entries belong to ``period`` (the event is dated at its last moment); rules read the reps'
+    figures as of ``now``. Refused before the period has ended. Safe to run twice: each rep's event
+    id is ``period:<team>:<period>:<rep>``, so the second run finds every key already in the ledger.
     """
     version = get_version(session, team.template_name)
     template = compiled(version)
     if template.points is None:
         return 0
+    _, end = period_bounds(template.points.period, period, template.timezone)
+    if end > now:
+        raise _refuse("points.open_period", "period {p} has not ended yet (it ends at {end})", "周期 {p} 尚未结束(结束于 {end})", p=period, end=end.isoformat())
+    at = end - dt.timedelta(microseconds=1)
     roster = snapshot(session, team, template, now)
-    events = [Event("period.ended", event_id=f"period:{team.slug}:{period}:{r.id}", at=now, rep=r.id, data={"period": period}) for r in roster if r.status != "inactive"]
+    events = [Event("period.ended", event_id=f"period:{team.slug}:{period}:{r.id}", at=at, rep=r.id) for r in roster if r.status != "inactive"]
     rows = award(session, team, template, version, events, {r.id: r for r in roster}, now)
     return write_entries(session, rows)
 

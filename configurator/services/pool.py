@@ -1,0 +1,849 @@
+"""The public pool (公海) as a service: follow-ups, the reclaim sweep, claims and releases.
+
+Who wins a race between a follow-up and the sweep is decided by the database, never by timing:
+
+* :func:`log_followup` is one conditional ``UPDATE … WHERE state = 'owned' AND owner_id = :rep``.
+  If the sweep took the lead first, nothing matches and the follow-up is refused with the reason
+  ("reclaimed to the pool at … by rule …"); nothing is half-written.
+* :func:`sweep_batch` reads its candidates with a row lock (``SELECT … FOR UPDATE`` on PostgreSQL;
+  on SQLite the session holds the database write lock), so a follow-up either committed before
+  the sweep read the lead — its new ``last_followup_at`` moves the deadline and the lead is not
+  reclaimed — or waits and is then refused. A followed-up lead is never reclaimed.
+
+The sweep is set-based: a SQL filter keeps only owned leads whose earliest reminder or deadline
+has come (the rules' clocks are columns), the engine decides each candidate once, and the changes
+are ``executemany`` statements per batch: leads to the pool, leads re-offered to the policies
+(``action: reassign``; the previous owner excluded), reminder stamps, notifications (unique keys),
+audit rows and ``lead.reclaimed`` points. It is idempotent: a second run at the same clock
+finds nothing due and notifies nobody twice. Services never commit: the caller's unit of work
+does (:func:`run_sweep` commits one transaction per batch).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import operator
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import JSON, ColumnElement, CursorResult, Integer, String, Table, Text, and_, bindparam, column, false, func, insert, or_, select, update
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.orm import Session, sessionmaker
+
+from configurator.db import session_scope
+from configurator.models import AuditEvent, FollowUp, Lead, Notification, PoolClaim, Rep, Team, TemplateVersion
+from configurator.services import points as points_service
+from configurator.services.assignment import lock_rotation
+from configurator.services.dialect import dialect_name, insert_ignoring
+from configurator.services.leads import grade_record, record_of, to_json
+from configurator.services.roster import snapshot, utc
+from configurator.services.templates import ServiceError, compiled, get_version
+from rule_engine import CompiledTemplate, Event, InputError, Problem
+from rule_engine import RotationState as EngineRotation
+from rule_engine import assign as engine_assign
+from rule_engine.conditions import And, Compare, Condition, Const, Name, Node, format_value
+from rule_engine.reclaim import ReclaimRule, ReclaimVerdict, check_claim, verdict_for
+
+__all__ = [
+    "SWEEP_BATCH",
+    "SweepResult",
+    "claim",
+    "inbox",
+    "log_followup",
+    "pool_leads",
+    "reclaim_sweep",
+    "release",
+    "run_sweep",
+    "sweep_batch",
+]
+
+LEADS = cast(Table, Lead.__table__)
+AUDIT = cast(Table, AuditEvent.__table__)
+NOTES = cast(Table, Notification.__table__)
+
+# Candidate leads per transaction: long sweeps keep their progress and let follow-ups through.
+SWEEP_BATCH = 5000
+
+# What an ownership change resets: follow-up figures belong to an ownership (the history stays in
+# the followups table), so a new owner's clock starts at their assignment.
+_FRESH_OWNERSHIP = {"first_followup_at": None, "last_followup_at": None, "followup_count": 0, "reminded_at": None}
+
+
+def _refuse(code: str, en: str, zh: str, **params: Any) -> ServiceError:
+    return ServiceError(Problem.make(code, en, zh, **params))
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite keeps UTC without an offset: read it back as UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.timezone.utc)
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def _shown(template: CompiledTemplate, moment: dt.datetime | None) -> str:
+    return "" if moment is None else format_value(moment.astimezone(template.timezone).replace(microsecond=0))
+
+
+# ------------------------------------------------------------------------------------------------
+# Follow-ups
+# ------------------------------------------------------------------------------------------------
+
+
+def _followup_refusal(session: Session, template: CompiledTemplate, lead_id: str, rep_id: str) -> ServiceError:
+    """Why a follow-up by ``rep_id`` did not apply: the lead as it is now."""
+    row = session.execute(select(Lead.state, Lead.owner_id, Lead.previous_owner_id, Lead.reclaimed_at).where(Lead.id == lead_id)).one_or_none()
+    if row is None:
+        return _refuse("lead.unknown", "no lead {id!r}", "没有线索 {id!r}", id=lead_id)
+    state, owner, previous, reclaimed_at = row
+    if state == "pool" and previous == rep_id:
+        rule = session.scalar(
+            select(AuditEvent.rule).where(AuditEvent.lead_id == lead_id, AuditEvent.action.in_(("reclaim", "release"))).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(1)
+        )
+        return _refuse(
+            "followup.reclaimed",
+            "lead {id} was reclaimed to the pool at {at}{by}; the follow-up was not recorded — claim it from the pool to work it again",
+            "线索 {id} 已于 {at}{by_zh}回收到公海,本次跟进未记录;如需继续跟进,请从公海重新领取",
+            id=lead_id,
+            at=_shown(template, _aware(reclaimed_at)),
+            by=f" by rule {rule}" if rule else "",
+            by_zh=f"按规则 {rule} " if rule else "",
+        )
+    if state == "pool":
+        return _refuse("followup.pool", "lead {id} is in the pool; claim it before logging follow-ups", "线索 {id} 在公海中,请先领取再记录跟进", id=lead_id)
+    if owner is not None and owner != rep_id:
+        return _refuse("followup.owner", "lead {id} is owned by {owner}, not {rep}", "线索 {id} 的负责人是 {owner},不是 {rep}", id=lead_id, owner=owner, rep=rep_id)
+    return _refuse("followup.state", "lead {id} has no owner yet ({state})", "线索 {id} 尚无负责人({state})", id=lead_id, state=state)
+
+
+def log_followup(
+    session: Session,
+    lead_id: str,
+    rep_id: str,
+    data: Mapping[str, Any],
+    now: dt.datetime,
+    *,
+    at: dt.datetime | None = None,
+    text: bool = False,
+) -> FollowUp:
+    """Record a follow-up by the lead's owner; returns it.
+
+    ``data`` is the template's ``followup`` form (validated: InputError with a problem per field;
+    a template without that form stores ``data`` as given). Refused with a ServiceError when the
+    lead is unknown, not owned by ``rep_id``, or was reclaimed meanwhile. ``at`` (default ``now``)
+    may not be in the future. Earns the ``followup.logged`` points. On SQLite the session must
+    hold the write lock (``session_scope(..., write_lock=True)``).
+    """
+    at = at or now
+    if at > now + dt.timedelta(minutes=5):
+        raise _refuse("followup.future", "a follow-up cannot be dated in the future", "跟进时间不能晚于当前时间")
+    lead = session.execute(select(Lead.team_id, Lead.fields).where(Lead.id == lead_id)).one_or_none()
+    if lead is None:
+        raise _refuse("lead.unknown", "no lead {id!r}", "没有线索 {id!r}", id=lead_id)
+    team = session.get(Team, lead.team_id)
+    assert team is not None  # a foreign key
+    version = get_version(session, team.template_name)
+    template = compiled(version)
+    if "followup" in template.forms:
+        context, _ = template.lead_record(lead.fields or {})
+        values, problems = template.form_record("followup", data, context, text=text)
+        if problems:
+            raise InputError(problems)
+        stored = to_json(values)
+    else:
+        stored = {str(k): v for k, v in data.items()}
+    at_utc = utc(at)
+    change = (
+        update(LEADS)
+        .where(LEADS.c.id == lead_id, LEADS.c.state == "owned", LEADS.c.owner_id == rep_id)
+        .values(
+            followup_count=LEADS.c.followup_count + 1,
+            first_followup_at=func.coalesce(LEADS.c.first_followup_at, at_utc),
+            last_followup_at=at_utc,
+            revision=LEADS.c.revision + 1,
+        )
+    )
+    if cast("CursorResult[Any]", session.execute(change)).rowcount != 1:
+        raise _followup_refusal(session, template, lead_id, rep_id)
+    followup = FollowUp(lead_id=lead_id, rep_id=rep_id, at=at_utc, data=stored)
+    session.add(followup)
+    session.flush()
+    stored_lead = session.get(Lead, lead_id)
+    assert stored_lead is not None
+    session.refresh(stored_lead)
+    record = record_of(template, stored_lead)
+    event = Event("followup.logged", event_id=f"followup:{followup.id}", at=at, rep=rep_id, lead=record)
+    points_service.award_events(session, team, [event], now, version=version)
+    return followup
+
+
+# ------------------------------------------------------------------------------------------------
+# The reclaim sweep
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    """What a sweep did (or, for a dry run, would do)."""
+
+    team: str
+    dry_run: bool = False
+    template_version: int | None = None
+    scanned: int = 0  # candidate leads the engine looked at
+    reclaimed: list[dict[str, Any]] = field(default_factory=list)  # {lead, owner, rule, then, deadline, en, zh}
+    reminded: list[dict[str, Any]] = field(default_factory=list)  # {lead, owner, rule, deadline, en, zh}
+    reassigned: dict[str, str] = field(default_factory=dict)  # lead -> new owner (action: reassign)
+    escalated: list[str] = field(default_factory=list)  # re-offered leads no rep could take and that wait for a manager
+    errors: list[dict[str, Any]] = field(default_factory=list)  # leads the engine could not evaluate (left as they are)
+    notifications: int = 0
+    points: int = 0
+    next_after: str | None = None  # the keyset cursor for the next batch (None: finished)
+
+    def merge(self, other: SweepResult) -> None:
+        self.scanned += other.scanned
+        self.reclaimed += other.reclaimed
+        self.reminded += other.reminded
+        self.reassigned.update(other.reassigned)
+        self.escalated += other.escalated
+        self.errors += other.errors
+        self.notifications += other.notifications
+        self.points += other.points
+        self.template_version = other.template_version or self.template_version
+        self.next_after = other.next_after
+
+    @property
+    def pooled(self) -> list[str]:
+        """Reclaimed leads now in the pool."""
+        return [r["lead"] for r in self.reclaimed if r["lead"] not in self.reassigned and r["lead"] not in self.escalated]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "team": self.team,
+            "dry_run": self.dry_run,
+            "template_version": self.template_version,
+            "scanned": self.scanned,
+            "reclaimed": self.reclaimed,
+            "reminded": self.reminded,
+            "reassigned": self.reassigned,
+            "escalated": self.escalated,
+            "pooled": self.pooled,
+            "errors": self.errors,
+            "notifications": self.notifications,
+            "points": self.points,
+        }
+
+
+_SWEEP_COLUMNS = (
+    Lead.id,
+    Lead.fields,
+    Lead.revision,
+    Lead.owner_id,
+    Lead.previous_owner_id,
+    Lead.created_at,
+    Lead.assigned_at,
+    Lead.first_followup_at,
+    Lead.last_followup_at,
+    Lead.reclaimed_at,
+    Lead.reminded_at,
+    Lead.followup_count,
+    Lead.reclaim_count,
+)
+
+
+def _start_column(rule: ReclaimRule) -> ColumnElement[Any]:
+    if rule.since == "assigned":
+        return Lead.assigned_at
+    if rule.since == "created":
+        return Lead.created_at
+    return func.coalesce(Lead.last_followup_at, Lead.assigned_at)
+
+
+# Stored counters (NOT NULL columns) a rule's ``when`` may compare with a number; the engine reads
+# the same values (record_of), so such a comparison means the same in SQL.
+_COUNTERS = {"followup_count": Lead.followup_count, "reclaim_count": Lead.reclaim_count}
+_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_MIRRORED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _conjuncts(node: Node) -> Iterator[Node]:
+    if isinstance(node, And):
+        for item in node.items:
+            yield from _conjuncts(item)
+    else:
+        yield node
+
+
+def _required_counts(condition: Condition | None) -> tuple[tuple[str, str, float], ...]:
+    """The parts of ``condition`` that compare a stored counter with a number and that must hold for
+    it to hold (``followup_count == 0`` in ``followup_count == 0 and tier == "B"``)."""
+    if condition is None:
+        return ()
+    terms = []
+    for node in _conjuncts(condition.node):
+        if not isinstance(node, Compare) or node.op not in _COMPARE:
+            continue
+        left, right, op = node.left, node.right, node.op
+        if isinstance(left, Const):
+            left, right, op = right, left, _MIRRORED[op]
+        if isinstance(left, Name) and left.scope == "lead" and left.name in _COUNTERS and isinstance(right, Const) and type(right.value) in (int, float):
+            terms.append((left.name, op, right.value))
+    return tuple(sorted(set(terms)))
+
+
+def _due_filter(template: CompiledTemplate, now: dt.datetime) -> ColumnElement[bool]:
+    """Owned leads whose earliest reminder or deadline under some rule has come and whose counters
+    do not rule that rule out (a superset of what is due; the engine decides each candidate)."""
+    spec = template.reclaim
+    if spec is None or not spec.rules:
+        return false()
+    now_utc = utc(now)
+    clauses: dict[tuple[Any, ...], ColumnElement[bool]] = {}
+    for rule in spec.rules:
+        lead_days = rule.days - (rule.remind_before_days or 0.0)
+        counts = _required_counts(rule.when)
+        key = (rule.since, lead_days, counts)  # rules with the same clock and counters share a clause
+        if key not in clauses:
+            due = _start_column(rule) <= now_utc - dt.timedelta(days=lead_days)
+            clauses[key] = and_(due, *(_COMPARE[op](_COUNTERS[name], value) for name, op, value in counts))
+    return or_(*clauses.values())
+
+
+def _notify_rows(
+    template: CompiledTemplate,
+    team: Team,
+    verdict: ReclaimVerdict,
+    kind: str,
+    managers: Mapping[str, str | None],
+    now_utc: dt.datetime,
+    *,
+    explained: tuple[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The notification rows of one verdict; ``explained`` is its (en, zh) explanation when the caller has it."""
+    rows = []
+    owner = verdict.owner or ""
+    en, zh = explained or (verdict.explain(template, "en"), verdict.explain(template, "zh"))
+    deadline = verdict.deadline.isoformat() if verdict.deadline else ""
+    for role in verdict.notify or ("owner",):
+        recipient = owner if role == "owner" else managers.get(owner)
+        if not recipient:
+            continue
+        rows.append(
+            {
+                "key": _key(kind, verdict.lead_id, verdict.rule, deadline, role, recipient),
+                "at": now_utc,
+                "team_id": team.id,
+                "recipient": recipient,
+                "role": role,
+                "kind": kind,
+                "lead_id": verdict.lead_id,
+                "rule": verdict.rule,
+                "message_en": f"lead {verdict.lead_id} ({owner}): {en}",
+                "message_zh": f"线索 {verdict.lead_id}({owner}):{zh}",
+                "read_at": None,
+            }
+        )
+    return rows
+
+
+def sweep_batch(
+    session: Session,
+    team: Team,
+    now: dt.datetime,
+    *,
+    after: str | None = None,
+    batch: int = SWEEP_BATCH,
+    dry_run: bool = False,
+    actor: str = "system",
+    job_id: int | None = None,
+    version: TemplateVersion | None = None,
+) -> SweepResult:
+    """Sweep one batch of the team's due leads with ids after ``after``; ``next_after`` says where to go on.
+
+    On SQLite the session must hold the write lock (``session_scope(..., write_lock=True)``)
+    unless ``dry_run``.
+    """
+    if batch < 1:
+        raise _refuse("sweep.batch", "the batch size must be at least 1", "批量大小至少为 1")
+    sqlite = dialect_name(session) == "sqlite"
+    if sqlite and not dry_run and not session.connection().get_execution_options().get("fenpei_write_lock"):
+        raise _refuse(
+            "db.write_lock",
+            "the reclaim sweep on SQLite needs a unit of work that holds the write lock (session_scope(..., write_lock=True))",
+            "在 SQLite 上回收线索需要持有写锁的事务(session_scope(..., write_lock=True))",
+        )
+    version = version or get_version(session, team.template_name)
+    template = compiled(version)
+    result = SweepResult(team.slug, dry_run, version.version)
+    spec = template.reclaim
+    if spec is None or not spec.rules:
+        return result
+    now_utc = utc(now)
+    query = select(*_SWEEP_COLUMNS).where(Lead.team_id == team.id, Lead.state == "owned", Lead.owner_id.is_not(None), _due_filter(template, now))
+    if after is not None:
+        query = query.where(Lead.id > after)
+    query = query.order_by(Lead.id).limit(batch)
+    if not sqlite and not dry_run:
+        query = query.with_for_update(of=Lead)
+    rows = session.execute(query).all()
+    result.scanned = len(rows)
+    result.next_after = rows[-1].id if len(rows) == batch else None
+    if not rows:
+        return result
+
+    # The roster's figures (loads, quotas, points) are a GROUP BY over all the team's leads: read
+    # them only when a rule's condition or a points rule for the sweep's events can look at them.
+    need_roster = any(rule.when is not None and rule.when.rep_names for rule in spec.rules) or _earns_points(template, "lead.reclaimed", "lead.assigned")
+    roster = snapshot(session, team, template, now) if need_roster else []
+    day = now.astimezone(template.timezone).date()
+    owners = {r.id: r.values(day) for r in roster}
+    managers = {r.id: r.manager for r in roster} if need_roster else dict(session.execute(select(Rep.id, Rep.manager).where(Rep.team_id == team.id)).tuples().all())
+    reclaim_points = _earns_points(template, "lead.reclaimed")
+    clock = template.clock(now)
+
+    reclaim_params: list[dict[str, Any]] = []
+    remind_params: list[dict[str, Any]] = []
+    audit_rows: list[dict[str, Any]] = []
+    note_rows: list[dict[str, Any]] = []
+    events: list[Event] = []
+    reoffer: dict[str, list[dict[str, Any]]] = defaultdict(list)  # previous owner -> records
+    for row in rows:
+        record = record_of(template, cast(Lead, row))
+        try:
+            L = template.values(record, now, clock)
+            template.grade(L)
+            verdict = verdict_for(spec, L, now, owners.get(row.owner_id))
+        except Exception as exc:  # noqa: BLE001 - one lead's bad data must not stop the sweep; it is reported
+            result.errors.append({"lead": row.id, "owner": row.owner_id, "en": f"not evaluated: {exc}", "zh": f"无法评估:{exc}"})
+            continue
+        if verdict.action == "remind":
+            reminded_at = _aware(row.reminded_at)
+            if reminded_at is not None and verdict.since is not None and reminded_at >= verdict.since:
+                continue  # already reminded for this deadline
+            en, zh = verdict.explain(template, "en"), verdict.explain(template, "zh")
+            result.reminded.append({"lead": row.id, "owner": row.owner_id, "rule": verdict.rule, "deadline": verdict.deadline.isoformat() if verdict.deadline else None, "en": en, "zh": zh})
+            remind_params.append({"b_id": row.id, "b_rev": row.revision})
+            note_rows += _notify_rows(template, team, verdict, "remind", managers, now_utc, explained=(en, zh))
+            continue
+        if verdict.action != "reclaim":
+            continue
+        en, zh = verdict.explain(template, "en"), verdict.explain(template, "zh")
+        deadline = verdict.deadline.isoformat() if verdict.deadline else None
+        result.reclaimed.append({"lead": row.id, "owner": row.owner_id, "rule": verdict.rule, "then": verdict.then, "deadline": deadline, "en": en, "zh": zh})
+        reclaim_params.append({"b_id": row.id, "b_rev": row.revision, "b_owner": row.owner_id})
+        audit_rows.append(
+            {
+                "at": now_utc,
+                "team_id": team.id,
+                "actor": actor,
+                "action": "reclaim",
+                "lead_id": row.id,
+                "from_rep_id": row.owner_id,
+                "to_rep_id": None,
+                "rule": verdict.rule,
+                "template_version_id": version.id,
+                "reason": None,
+                "explanation": {"trace": None, "verdict": {"rule": verdict.rule, "since": verdict.since.isoformat() if verdict.since else None, "deadline": deadline, "then": verdict.then}, "en": en, "zh": zh},
+                "job_id": job_id,
+            }
+        )
+        note_rows += _notify_rows(template, team, verdict, "reclaim", managers, now_utc, explained=(en, zh))
+        if not reclaim_points and verdict.then != "reassign":
+            continue  # nothing reads the lead as it is after the reclaim
+        after_record = {k: v for k, v in record.items() if k != "owner"}
+        after_record.update(previous_owner=row.owner_id, reclaimed_at=now_utc, reclaim_count=int(row.reclaim_count or 0) + 1)
+        if reclaim_points:
+            events.append(Event("lead.reclaimed", event_id=f"reclaim:{row.id}:{row.revision}", at=now, rep=None, previous_owner=row.owner_id, lead=after_record))
+        if verdict.then == "reassign":
+            reoffer[row.owner_id].append({k: v for k, v in after_record.items() if k not in _FRESH_OWNERSHIP and k != "assigned_at"})
+    if dry_run:
+        return result
+
+    if reclaim_params:
+        matched = _update_leads(
+            session,
+            sqlite,
+            reclaim_params,
+            lambda b: {
+                "state": "pool",
+                "owner_id": None,
+                "previous_owner_id": b("b_owner"),
+                "reclaimed_at": now_utc,
+                "reclaim_count": LEADS.c.reclaim_count + 1,
+                "from_pool": False,
+                "revision": LEADS.c.revision + 1,
+                **_FRESH_OWNERSHIP,
+            },
+            LEADS.c.state == "owned",
+        )
+        if matched != len(reclaim_params):  # cannot happen under the row locks; never half-apply if it does
+            raise _refuse(
+                "sweep.conflict",
+                "{n} leads changed while the sweep held them; nothing of this batch was applied, run the sweep again",
+                "回收过程中有 {n} 条线索被修改;本批未做任何更改,请重新运行回收",
+                n=len(reclaim_params) - matched,
+            )
+    if remind_params:
+        _update_leads(session, sqlite, remind_params, lambda b: {"reminded_at": now_utc})
+    if audit_rows:
+        _insert_rows(session, sqlite, AUDIT, audit_rows)
+    if note_rows:
+        _insert_rows(session, sqlite, NOTES, note_rows, conflict=["key"])
+        result.notifications = len(note_rows)
+    if reoffer:
+        _reoffer(session, team, template, version, reoffer, now, actor, job_id, result, events)
+    if events and need_roster:  # without a points rule for these events nothing is earned
+        reps = {r.id: r for r in roster}
+        result.points = points_service.write_entries(session, points_service.award(session, team, template, version, events, reps, now))
+    return result
+
+
+# The parameters of the keyed UPDATEs and their types (PostgreSQL reads them from JSON, see _update_leads).
+_PARAM_TYPES: dict[str, Any] = {"b_id": String(), "b_rev": Integer(), "b_owner": String()}
+
+
+def _earns_points(template: CompiledTemplate, *kinds: str) -> bool:
+    """Does a points rule of the template listen to one of these event kinds?"""
+    return template.points is not None and any(rule.on in kinds for rule in template.points.rules)
+
+
+def _update_leads(
+    session: Session,
+    sqlite: bool,
+    params: Sequence[Mapping[str, Any]],
+    values: Callable[[Callable[[str], Any]], dict[str, Any]],
+    *where: ColumnElement[bool],
+) -> int:
+    """``UPDATE leads SET values WHERE id = b_id AND revision = b_rev AND where`` for each of ``params``;
+    returns the rows matched. ``values`` gets the accessor of the other parameters (``b("b_owner")``).
+
+    SQLite runs it as an executemany; on PostgreSQL an executemany is a statement per row, so the
+    parameters go as one JSON document in one ``UPDATE … FROM json_to_recordset(…)``.
+    """
+    if sqlite:
+        statement = update(LEADS).where(LEADS.c.id == bindparam("b_id"), LEADS.c.revision == bindparam("b_rev"), *where).values(**values(bindparam))
+        return cast("CursorResult[Any]", session.execute(statement, params)).rowcount
+    v = _recordset(params, {name: _PARAM_TYPES[name] for name in params[0]})
+    statement = update(LEADS).where(LEADS.c.id == v.c.b_id, LEADS.c.revision == v.c.b_rev, *where).values(**values(lambda name: v.c[name]))
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount
+
+
+def _insert_rows(session: Session, sqlite: bool, table: Table, rows: Sequence[Mapping[str, Any]], *, conflict: Sequence[str] = ()) -> None:
+    """Insert ``rows`` (rows with a ``conflict`` key that exists are skipped).
+
+    SQLite runs an executemany; on PostgreSQL that would be a statement per row, so the rows go as
+    one JSON document in one ``INSERT … SELECT … FROM json_to_recordset(…)``.
+    """
+    statement = insert_ignoring(session, table, conflict) if conflict else insert(table)
+    if sqlite:
+        session.execute(statement, rows)
+        return
+    names = list(rows[0])
+    v = _recordset(rows, {name: table.c[name].type for name in names})
+    session.execute(statement.from_select(names, select(*(v.c[name] for name in names))))
+
+
+def _recordset(rows: Sequence[Mapping[str, Any]], types: Mapping[str, Any]) -> Any:
+    """PostgreSQL: ``rows`` as one JSON parameter read back as typed columns ``v.<name>`` (one
+    parameter whatever the number of rows; JSON-typed values stay documents)."""
+    document = json.dumps(rows, default=_json_scalar, separators=(",", ":"))
+    source = func.json_to_recordset(sql_cast(bindparam("rows", document, type_=Text()), JSON()))
+    return source.table_valued(*(column(name, type_) for name, type_ in types.items())).render_derived(name="v", with_types=True)
+
+
+def _json_scalar(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _reoffer(
+    session: Session,
+    team: Team,
+    template: CompiledTemplate,
+    version: TemplateVersion,
+    reoffer: Mapping[str, list[dict[str, Any]]],
+    now: dt.datetime,
+    actor: str,
+    job_id: int | None,
+    result: SweepResult,
+    events: list[Event],
+) -> None:
+    """Run the policies again for reclaimed leads whose rule says ``reassign``, never back to the previous owner."""
+    from configurator.services.assignment import _explanation  # the same audit explanation as assignment
+
+    rotation = lock_rotation(session, team)
+    roster = snapshot(session, team, template, now)  # loads without the reclaimed leads
+    state = EngineRotation.from_dict(rotation.state)
+    now_utc = utc(now)
+    params: list[dict[str, Any]] = []
+    audit_rows: list[dict[str, Any]] = []
+    for previous, records in sorted(reoffer.items()):
+        outcome = engine_assign(template, records, roster, state, now, explain=True, exclude=frozenset({previous}))
+        roster, state = list(outcome.roster), outcome.state
+        for record, d in zip(records, outcome.decisions, strict=True):
+            if d.outcome == "pool":
+                continue  # it stays where the reclaim put it
+            owner = d.owner if d.outcome == "assigned" else None
+            params.append(
+                {
+                    "b_id": record["id"],
+                    "b_owner": owner,
+                    "b_state": "owned" if owner else "escalated",
+                    "b_assigned_at": now_utc if owner else None,
+                    "b_weight": d.weight,
+                    "b_outputs": d.outputs,
+                    "b_open": template.load.counts(d.values),
+                }
+            )
+            audit_rows.append(
+                {
+                    "at": now_utc,
+                    "team_id": team.id,
+                    "actor": actor,
+                    "action": "assign" if owner else "escalate",
+                    "lead_id": record["id"],
+                    "from_rep_id": None,
+                    "to_rep_id": owner,
+                    "rule": d.policy,
+                    "template_version_id": version.id,
+                    "reason": "re-offered after reclaim",
+                    "explanation": _explanation(template, d),
+                    "job_id": job_id,
+                }
+            )
+            if owner:
+                result.reassigned[record["id"]] = owner
+                events.append(Event("lead.assigned", event_id=f"reoffer:{record['id']}:{now_utc.isoformat()}", at=now, rep=owner, lead=dict(record, owner=owner, assigned_at=now_utc)))
+            else:
+                result.escalated.append(record["id"])
+    if params:
+        session.execute(
+            update(LEADS)
+            .where(LEADS.c.id == bindparam("b_id"), LEADS.c.state == "pool")
+            .values(
+                owner_id=bindparam("b_owner"),
+                state=bindparam("b_state"),
+                assigned_at=bindparam("b_assigned_at"),
+                weight=bindparam("b_weight"),
+                outputs=bindparam("b_outputs"),
+                is_open=bindparam("b_open"),
+                template_version_id=version.id,
+                revision=LEADS.c.revision + 1,
+            ),
+            params,
+        )
+        session.execute(insert(AUDIT), audit_rows)
+    rotation.state = state.to_dict()
+    rotation.revision = rotation.revision + 1
+    session.flush()
+
+
+def reclaim_sweep(
+    session: Session,
+    team: Team,
+    now: dt.datetime,
+    *,
+    dry_run: bool = False,
+    actor: str = "system",
+    job_id: int | None = None,
+    limit: int | None = None,
+    batch: int = SWEEP_BATCH,
+) -> SweepResult:
+    """The whole sweep for ``team`` in the caller's transaction (at most ``limit`` candidates)."""
+    version = get_version(session, team.template_name)
+    total = SweepResult(team.slug, dry_run, version.version)
+    after: str | None = None
+    while True:
+        size = batch if limit is None else min(batch, limit - total.scanned)
+        if size < 1:
+            break
+        part = sweep_batch(session, team, now, after=after, batch=size, dry_run=dry_run, actor=actor, job_id=job_id, version=version)
+        total.merge(part)
+        if part.next_after is None:
+            break
+        after = part.next_after
+    total.next_after = None
+    return total
+
+
+def run_sweep(
+    sessions: sessionmaker[Session],
+    team_slug: str,
+    now: dt.datetime,
+    *,
+    dry_run: bool = False,
+    actor: str = "system",
+    job_id: int | None = None,
+    batch: int = SWEEP_BATCH,
+    progress: Callable[[SweepResult], None] | None = None,
+) -> SweepResult:
+    """The whole sweep, one committed transaction per batch, all on the version the first batch used."""
+    with session_scope(sessions) as session:
+        team = _team(session, team_slug)
+        version_id = get_version(session, team.template_name).id
+    total: SweepResult | None = None
+    after: str | None = None
+    while True:
+        with session_scope(sessions, write_lock=not dry_run) as session:
+            team = _team(session, team_slug)
+            version = session.get(TemplateVersion, version_id)
+            part = sweep_batch(session, team, now, after=after, batch=batch, dry_run=dry_run, actor=actor, job_id=job_id, version=version)
+        if total is None:
+            total = part
+        else:
+            total.merge(part)
+        if progress is not None:
+            progress(total)
+        if part.next_after is None:
+            break
+        after = part.next_after
+    assert total is not None
+    total.next_after = None
+    return total
+
+
+def _team(session: Session, slug: str) -> Team:
+    team = session.scalar(select(Team).where(Team.slug == slug))
+    if team is None:
+        raise _refuse("team.unknown", "no team {t!r}", "没有团队 {t!r}", t=slug)
+    return team
+
+
+# ------------------------------------------------------------------------------------------------
+# Claims and releases
+# ------------------------------------------------------------------------------------------------
+
+
+def claim(session: Session, lead_id: str, rep_id: str, now: dt.datetime) -> Lead:
+    """``rep_id`` takes a lead from the pool, within the template's daily limit, maximum held,
+    cooldown, cap and eligibility; refused with the reason in en and zh otherwise.
+
+    Takes the team's rotation lock (claims move load between reps like assignment does).
+    """
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise _refuse("lead.unknown", "no lead {id!r}", "没有线索 {id!r}", id=lead_id)
+    team = session.get(Team, lead.team_id)
+    assert team is not None
+    lock_rotation(session, team)
+    session.refresh(lead)
+    rep = session.get(Rep, rep_id)
+    if rep is None or rep.team_id != team.id:
+        raise _refuse("rep.unknown", "no rep {r!r} in team {t!r}", "团队 {t!r} 中没有销售 {r!r}", r=rep_id, t=team.slug)
+    if lead.state != "pool":
+        raise _refuse("pool.not_in_pool", "lead {id} is not in the pool", "线索 {id} 不在公海中", id=lead_id)
+    version = get_version(session, team.template_name)
+    template = compiled(version)
+    target = next(r for r in snapshot(session, team, template, now) if r.id == rep_id)
+    record = record_of(template, lead)
+    verdict = check_claim(template, record, target, now)
+    if not verdict.allowed:
+        raise ServiceError(Problem(f"pool.{verdict.reason}", verdict.en, verdict.zh))
+    grade = grade_record(template, record, now)
+    now_utc = utc(now)
+    change = (
+        update(LEADS)
+        .where(LEADS.c.id == lead_id, LEADS.c.state == "pool", LEADS.c.revision == lead.revision)
+        .values(
+            state="owned",
+            owner_id=rep_id,
+            from_pool=True,
+            assigned_at=now_utc,
+            weight=grade.weight,
+            outputs=grade.outputs,
+            is_open=grade.is_open,
+            template_version_id=version.id,
+            revision=LEADS.c.revision + 1,
+            **_FRESH_OWNERSHIP,
+        )
+    )
+    if cast("CursorResult[Any]", session.execute(change)).rowcount != 1:
+        raise _refuse("lead.changed", "lead {id} changed meanwhile; reload it and try again", "线索 {id} 已被他人修改,请刷新后重试", id=lead_id)
+    session.add(PoolClaim(lead_id=lead_id, rep_id=rep_id, at=now_utc))
+    name = rep.name or rep_id
+    session.add(
+        AuditEvent(
+            at=now_utc,
+            team_id=team.id,
+            actor=rep_id,
+            action="claim",
+            lead_id=lead_id,
+            from_rep_id=None,
+            to_rep_id=rep_id,
+            rule=None,
+            template_version_id=version.id,
+            reason=None,
+            explanation={"trace": None, "en": f"claimed from the pool by {name}", "zh": f"{name} 从公海领取"},
+        )
+    )
+    session.flush()
+    session.expire(lead)
+    return lead
+
+
+def release(session: Session, lead_id: str, rep_id: str, reason: str, now: dt.datetime) -> Lead:
+    """The owner gives a lead back to the pool, with a reason. The cooldown applies as after a reclaim."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise _refuse("release.reason", "giving a lead back to the pool needs a reason", "退回公海需要填写原因")
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise _refuse("lead.unknown", "no lead {id!r}", "没有线索 {id!r}", id=lead_id)
+    if lead.state != "owned" or lead.owner_id != rep_id:
+        raise _refuse("release.owner", "only the owner can give lead {id} back to the pool", "只有负责人可以将线索 {id} 退回公海", id=lead_id)
+    team = session.get(Team, lead.team_id)
+    assert team is not None
+    version = get_version(session, team.template_name)
+    now_utc = utc(now)
+    change = (
+        update(LEADS)
+        .where(LEADS.c.id == lead_id, LEADS.c.state == "owned", LEADS.c.owner_id == rep_id, LEADS.c.revision == lead.revision)
+        .values(state="pool", owner_id=None, previous_owner_id=rep_id, reclaimed_at=now_utc, from_pool=False, revision=LEADS.c.revision + 1, **_FRESH_OWNERSHIP)
+    )
+    if cast("CursorResult[Any]", session.execute(change)).rowcount != 1:
+        raise _refuse("lead.changed", "lead {id} changed meanwhile; reload it and try again", "线索 {id} 已被他人修改,请刷新后重试", id=lead_id)
+    session.add(
+        AuditEvent(
+            at=now_utc,
+            team_id=team.id,
+            actor=rep_id,
+            action="release",
+            lead_id=lead_id,
+            from_rep_id=rep_id,
+            to_rep_id=None,
+            rule=None,
+            template_version_id=version.id,
+            reason=reason,
+            explanation={"trace": None, "en": f"given back to the pool by {rep_id}: {reason}", "zh": f"{rep_id} 退回公海:{reason}"},
+        )
+    )
+    session.flush()
+    session.expire(lead)
+    return lead
+
+
+def pool_leads(session: Session, team: Team, *, limit: int = 100, offset: int = 0) -> Sequence[Lead]:
+    """The team's pool, most recently reclaimed first."""
+    return session.scalars(
+        select(Lead).where(Lead.team_id == team.id, Lead.state == "pool").order_by(Lead.reclaimed_at.desc().nulls_last(), Lead.id).limit(limit).offset(offset)
+    ).all()
+
+
+def inbox(session: Session, recipient: str, *, unread_only: bool = False, limit: int = 100, mark_read: dt.datetime | None = None) -> Sequence[Notification]:
+    """``recipient``'s notifications, newest first; with ``mark_read`` those returned are marked read at that time."""
+    query = select(Notification).where(Notification.recipient == recipient)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    notes = session.scalars(query.order_by(Notification.at.desc(), Notification.id.desc()).limit(limit)).all()
+    if mark_read is not None:
+        unread = [n.id for n in notes if n.read_at is None]
+        if unread:
+            session.execute(update(NOTES).where(NOTES.c.id.in_(unread)).values(read_at=utc(mark_read)))
+    return notes
