@@ -9,8 +9,9 @@ A Celery message only carries a job id; the :class:`~configurator.models.Job` ro
   not exist yet, and a rolled-back job is never sent.
 - **Lease** (:func:`lease`): a worker runs a job only while it holds the lease. Taking it is one
   conditional ``UPDATE`` (compare-and-swap on ``attempts``) from ``pending``, or from ``running``
-  when the lease ran out or its holder died on this machine; a job that is done or failed, or
-  leased by a live worker, is left alone. A delivery that finds no lease to take does nothing.
+  when the lease ran out or its holder died on this machine; a job that is done or failed,
+  leased by a live worker, or run in the foreground by a command (it has no holder), is left
+  alone. A delivery that finds no lease to take does nothing.
 - **Checkpoint** (:func:`checkpoint`), in the same transaction as each batch of work: progress,
   partial result and a renewed lease, on condition that this worker still holds the lease;
   otherwise :class:`LeaseLost` rolls the batch back. So a worker that was presumed dead and
@@ -287,9 +288,11 @@ def lease(session: Session, job_id: int, now: dt.datetime, seconds: float, *, ow
     if job.status in ("done", "failed"):
         return Lease(None, job.status)
     if job.status == "running":
+        if job.lease_owner is None:
+            return Lease(None, "busy")  # run in the foreground (``fenpei leads import``), not by a worker
         until = _aware(job.lease_until)
         expired = until is None or until <= now
-        if not expired and not (job.lease_owner and job.lease_owner != owner and holder_is_dead(job.lease_owner)):
+        if not expired and not (job.lease_owner != owner and holder_is_dead(job.lease_owner)):
             return Lease(None, "busy")
     seen = job.attempts
     if seen >= MAX_ATTEMPTS:
@@ -372,7 +375,8 @@ def recoverable(session: Session, now: dt.datetime, *, pending_after: float) -> 
     and pending ones not sent, or sent more than ``pending_after`` seconds ago."""
     now = _utc(now)
     overdue = now - dt.timedelta(seconds=pending_after)
-    expired = session.scalars(select(Job.id).where(Job.status == "running", or_(Job.lease_until.is_(None), Job.lease_until <= now)))
+    # Only jobs a worker leased: a job run in the foreground (no holder) is its process's business.
+    expired = session.scalars(select(Job.id).where(Job.status == "running", Job.lease_owner.is_not(None), or_(Job.lease_until.is_(None), Job.lease_until <= now)))
     ids = set(expired)
     for job_id, owner in session.execute(select(Job.id, Job.lease_owner).where(Job.status == "running", Job.lease_owner.is_not(None))):
         if job_id not in ids and owner and holder_is_dead(owner):

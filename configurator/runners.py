@@ -336,11 +336,15 @@ def submit_assign(session: Session, team_slug: str, now: dt.datetime, send: Send
     return job_id
 
 
-def submit_reclaim(session: Session, team_slug: str, now: dt.datetime, send: Send, *, actor: str = "system", dedup: str | None = None) -> tuple[int, bool]:
-    """A reclaim sweep of the team at ``now``; with ``dedup``, at most one job per key. Sent after commit when created."""
+def submit_reclaim(
+    session: Session, team_slug: str, now: dt.datetime, send: Send, *, actor: str = "system", dedup: str | None = None, batch: int | None = None
+) -> tuple[int, bool]:
+    """A reclaim sweep of the team at ``now`` (``batch`` leads per transaction); with ``dedup``, at
+    most one job per key. Sent after commit when created."""
     team = get_team(session, team_slug)
     version = get_version(session, team.template_name)
-    job_id, created = jobs.submit(session, "reclaim", {"team": team.slug, "now": _iso(now), "actor": actor}, dedup=dedup, template_version_id=version.id)
+    params = {"team": team.slug, "now": _iso(now), "actor": actor, "batch": batch}
+    job_id, created = jobs.submit(session, "reclaim", params, dedup=dedup, template_version_id=version.id)
     if created:
         jobs.enqueue_after_commit(session, job_id, send)
     return job_id, created

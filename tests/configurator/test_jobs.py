@@ -195,12 +195,31 @@ def test_a_worker_that_lost_its_lease_cannot_apply_another_batch(ws: Workspace) 
     assert job_row(ws.settings.database_url, job_id).status == "running"
 
 
+def test_a_job_run_in_the_foreground_is_left_to_its_command(ws: Workspace, tmp_path: Path) -> None:
+    """``fenpei leads import`` runs its job itself: no worker takes it, even when it seems stale."""
+    build(ws.settings.database_url, 0)
+    from configurator.services.imports import ImportOptions, run_import
+
+    csv = _leads_csv(tmp_path / "leads.csv", 5)
+    seen: list[str] = []
+
+    def meanwhile(_done: int) -> None:
+        job_id = 1
+        seen.append(_lease(ws, job_id, dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1), jobs.holder()).reason)
+        seen.extend(map(str, runners.recover(ws, dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1), lambda _id: None, pending_after=60)))
+
+    result = run_import(ws.sessions, TEAM, csv, options=ImportOptions(mode="keep_good"), chunk_size=2, after_chunk=meanwhile)
+    assert result.stored == 5 and seen == ["busy", "busy", "busy"]
+    assert job_row(ws.settings.database_url, 1).attempts == 1
+
+
 def test_recovery_sends_jobs_whose_worker_died_or_whose_message_is_overdue(ws: Workspace) -> None:
     build(ws.settings.database_url, 10)
     now = dt.datetime.now(dt.timezone.utc)
     machine = jobs.holder().split(":")[0]
-    ids = [_submit(ws, []) for _ in range(6)]
-    fresh_pending, old_pending, live, expired, dead, done = ids
+    ids = [_submit(ws, []) for _ in range(7)]
+    fresh_pending, old_pending, live, expired, dead, done, foreground = ids
+    _set(ws, foreground, status="running", lease_owner=None, lease_until=None)
     _set(ws, old_pending, enqueued_at=now - dt.timedelta(hours=1))
     _set(ws, live, status="running", lease_owner=jobs.holder(), lease_until=now + dt.timedelta(seconds=30))
     _set(ws, expired, status="running", lease_owner="other-host:1:x", lease_until=now - dt.timedelta(seconds=1))
@@ -209,7 +228,7 @@ def test_recovery_sends_jobs_whose_worker_died_or_whose_message_is_overdue(ws: W
     sent: list[int] = []
     assert runners.recover(ws, now, sent.append, pending_after=600) == [old_pending, expired, dead]
     assert sent == [old_pending, expired, dead]
-    assert fresh_pending not in sent and live not in sent
+    assert fresh_pending not in sent and live not in sent and foreground not in sent
 
 
 # ------------------------------------------------------------------------------------------------
@@ -411,3 +430,28 @@ def test_two_schedulers_at_once_make_one_job_per_team_and_period(db_url: str, tm
         assert len(keys) == len(set(keys)) == 3 * ROUNDS
     finally:
         ws.engine.dispose()
+
+
+def test_period_end_points_are_written_once_however_often_the_job_runs(ws: Workspace) -> None:
+    from configurator.models import PointEntry
+
+    url = ws.settings.database_url
+    build(url, 0)
+    with _unit(ws) as s:
+        s.execute(update(Team).values(created_at=dt.datetime(2026, 9, 1, tzinfo=dt.timezone.utc)))
+    at = dt.datetime(2026, 11, 23, 1, 10, tzinfo=dt.timezone.utc)
+    scheduled = runners.schedule_periodic(ws, at, lambda _id: None)
+    with _unit(ws) as s:
+        points_job = s.scalar(select(Job.id).where(Job.kind == "points_period"))
+        assert points_job in scheduled.created
+    assert runners.execute(ws, points_job, lease_seconds=30) == "done"
+    assert runners.execute(ws, points_job, lease_seconds=30) == "done"
+    assert job_row(url, points_job).result == {"team": TEAM, "period": "2026-10", "entries": 10}
+    # even a second job for the same period (asked for by hand) writes nothing twice
+    with _unit(ws) as s:
+        again, _ = jobs.submit(s, "points_period", {"team": TEAM, "period": "2026-10", "now": at.isoformat()})
+    assert runners.execute(ws, again, lease_seconds=30) == "done"
+    assert job_row(url, again).result == {"team": TEAM, "period": "2026-10", "entries": 0}
+    with _unit(ws) as s:
+        keys = list(s.scalars(select(PointEntry.key)))
+    assert len(keys) == len(set(keys)) == 10
