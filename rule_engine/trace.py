@@ -8,7 +8,8 @@ the explanation is rendered, so keeping traces on costs little.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -362,6 +363,19 @@ def _dec(value: Any) -> Any:
     return value
 
 
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class _Part(NamedTuple):
+    """One encoded part of a record: the value, its JSON, the rep names it mentions, the lead values it reads."""
+
+    value: Any
+    text: str
+    names: Mapping[str, str]
+    reads: frozenset[str]
+
+
 class Recorder:
     """Decisions of one compiled template as compact JSON records, and records back as decisions.
 
@@ -379,7 +393,10 @@ class Recorder:
     def __init__(self, template: CompiledTemplate) -> None:
         self.template = template
         self._reads: dict[int, tuple[Any, tuple[str, ...]]] = {}  # id(condition) -> (condition, names)
-        self._static: dict[int, tuple[tuple[CandidateNote, ...], list[list[Any]], dict[str, str]]] = {}
+        self._static: dict[int, tuple[tuple[CandidateNote, ...], dict[str, Any], dict[str, str]]] = {}
+        # Parts that often repeat from one lead to the next (the same rows deciding the tables, a
+        # policy's notes when every rep is at its cap) are encoded once, kept by their value.
+        self._parts: dict[tuple[Any, ...], _Part] = {}
         self._tables: dict[str, Table] | None = None
         self._conditions: dict[tuple[str, str], Any] | None = None
 
@@ -395,70 +412,124 @@ class Recorder:
             hit = self._reads[id(cond)] = (cond, names)  # the condition is kept so its id stays its own
         return hit[1]
 
-    def _skipped(self, static: tuple[CandidateNote, ...]) -> tuple[list[list[Any]], dict[str, str]]:
+    def _skipped(self, static: tuple[CandidateNote, ...]) -> tuple[dict[str, Any], dict[str, str]]:
+        """Reps a policy left out before any lead was seen: each rep with the index of its reason."""
         hit = self._static.get(id(static))
         if hit is None:
-            rows = [[c.rep, c.reason, c.a.source] if c.reason == "not_eligible" else [c.rep, c.reason] for c in static]
-            hit = self._static[id(static)] = (static, rows, {c.rep: c.name for c in static})
+            why: list[list[str]] = []
+            reps: list[list[Any]] = []
+            for c in static:
+                reason = [c.reason, c.a.source] if c.reason == "not_eligible" else [c.reason]
+                if reason not in why:
+                    why.append(reason)
+                reps.append([c.rep, why.index(reason)])
+            hit = self._static[id(static)] = (static, {"why": why, "reps": reps}, {c.rep: c.name for c in static})
         return hit[1], hit[2]
 
-    def record(self, decision: Decision) -> dict[str, Any]:
-        """The decision as a JSON-able record."""
-        if decision.error is not None:
-            e = decision.error
-            return {"outcome": "error", "error": {"code": e.code, "en": e.en, "zh": e.zh, "suggestion": e.suggestion}}
-        out: dict[str, Any] = {"outcome": decision.outcome, "owner": decision.owner, "policy": decision.policy}
-        trace = decision.trace
-        if trace is None:
-            return out
-        names = self._names
-        read: set[str] = set()
-        tables = []
-        for table, value, rows in trace.tables:
-            tables.append([table.name, _enc(value), list(rows)])
-            for i in rows:
-                cond = table.rows[i].when
-                if cond is not None:
-                    read.update(names(cond))
-        if trace.weight_row is not None:
-            read.update(names(self.template.load.weights[trace.weight_row][0]))
-        reps: dict[str, str] = {}
-        policies = []
-        for p in trace.policies:
-            skipped, skipped_names = self._skipped(p.static)
-            reps.update(skipped_names)
+    def _shared(self, key: tuple[Any, ...], build: Callable[[], _Part]) -> _Part:
+        """The part for ``key``, built once; a key that cannot be hashed (it holds a mapping) is built every time."""
+        try:
+            hit = self._parts.get(key)
+        except TypeError:
+            return build()
+        if hit is None:
+            if len(self._parts) >= 4096:
+                self._parts.clear()
+            hit = self._parts[key] = build()
+        return hit
+
+    def _tables_part(self, hits: list[tuple[Table, Any, tuple[int, ...]]]) -> _Part:
+        def build() -> _Part:
+            encoded = [[t.name, _enc(v), list(rows)] for t, v, rows in hits]
+            read = [n for t, _, rows in hits for i in rows if t.rows[i].when is not None for n in self._names(t.rows[i].when)]
+            return _Part(encoded, _dumps(encoded), {}, frozenset(read))
+
+        # Tables belong to the template, which the recorder keeps: their ids stay theirs. The
+        # value's type is in the key because 1, 1.0 and True are equal keys but not equal JSON.
+        return self._shared(tuple((id(t), v, v.__class__, rows) for t, v, rows in hits), build)
+
+    def _policy(self, p: PolicyNote) -> _Part:
+        """One policy's notes encoded, the names of its reps, and the lead values its sentence reads."""
+
+        def build() -> _Part:
+            skipped, names = self._skipped(p.static)
+            names = dict(names)
+            read: list[str] = []
             candidates: list[list[Any]] = []
             for rep, name, reason, a, b in p.candidates:
-                reps[rep] = name
+                names[rep] = name
                 if reason == "not_eligible":
-                    read.update(names(a))
+                    read.extend(self._names(a))
                     candidates.append([rep, reason, a.source, {k: _enc(b.get(k)) for k in sorted(a.rep_names)}])
                 elif isinstance(a, (int, float)) and (b is None or isinstance(b, (int, float))):
                     candidates.append([rep, reason, a, b])
                 else:
                     candidates.append([rep, reason, _enc(a), _enc(b)])
             if p.lead_failed is not None:
-                read.update(names(p.lead_failed))
-            policies.append(
-                {
-                    "policy": p.policy,
-                    "strategy": p.strategy,
-                    "result": p.result,
-                    "chosen": p.chosen,
-                    "lead_failed": p.lead_failed.source if p.lead_failed is not None else None,
-                    "skipped": skipped,
-                    "candidates": candidates,
-                }
-            )
+                read.extend(self._names(p.lead_failed))
+            encoded = {
+                "policy": p.policy,
+                "strategy": p.strategy,
+                "result": p.result,
+                "chosen": p.chosen,
+                "lead_failed": p.lead_failed.source if p.lead_failed is not None else None,
+                "skipped": skipped,
+                "candidates": candidates,
+            }
+            return _Part(encoded, _dumps(encoded), names, frozenset(read))
+
+        if p.strategy in _SCORE_NAME:
+            return build()  # a score may be an int for one lead and a float for the next: equal keys, not equal JSON
+        # The static notes and the failed condition are in the key by id: self._static and
+        # self._reads keep both alive, so the ids stay theirs. The other numbers in notes have one
+        # type each (loads, caps and quotas are floats, counts ints).
+        return self._shared((p.policy, p.result, p.chosen, id(p.static), id(p.lead_failed), tuple(p.candidates)), build)
+
+    def _head(self, decision: Decision, trace: Trace, tables: _Part, policies: list[_Part]) -> dict[str, Any]:
+        """The record's fields besides its tables and policies."""
+        read = set(tables.reads)
+        if trace.weight_row is not None:
+            read.update(self._names(self.template.load.weights[trace.weight_row][0]))
+        reps: dict[str, str] = {}
+        for part in policies:
+            reps.update(part.names)
+            read.update(part.reads)
         L = decision.values
-        out["tables"] = tables
-        out["weight"] = trace.weight
-        out["weight_row"] = trace.weight_row
-        out["policies"] = policies
-        out["otherwise"] = trace.otherwise
-        out["reps"] = reps
-        out["values"] = {n: _enc(L[n]) for n in sorted(read) if n in L}
+        return {
+            "outcome": decision.outcome,
+            "owner": decision.owner,
+            "policy": decision.policy,
+            "weight": trace.weight,
+            "weight_row": trace.weight_row,
+            "otherwise": trace.otherwise,
+            "reps": reps,
+            "values": {n: _enc(L[n]) for n in sorted(read) if n in L},
+        }
+
+    def record(self, decision: Decision) -> dict[str, Any]:
+        """The decision as a JSON-able record (records of one recorder share parts: do not modify them)."""
+        if decision.error is not None:
+            e = decision.error
+            return {"outcome": "error", "error": {"code": e.code, "en": e.en, "zh": e.zh, "suggestion": e.suggestion}}
+        trace = decision.trace
+        if trace is None:
+            return {"outcome": decision.outcome, "owner": decision.owner, "policy": decision.policy}
+        tables = self._tables_part(trace.tables)
+        policies = [self._policy(p) for p in trace.policies]
+        out = self._head(decision, trace, tables, policies)
+        out["tables"] = tables.value
+        out["policies"] = [p.value for p in policies]
         return out
+
+    def record_json(self, decision: Decision) -> str:
+        """:meth:`record` as JSON text; the parts shared by many leads are serialised once."""
+        trace = decision.trace
+        if decision.error is not None or trace is None:
+            return _dumps(self.record(decision))
+        tables = self._tables_part(trace.tables)
+        policies = [self._policy(p) for p in trace.policies]
+        head = _dumps(self._head(decision, trace, tables, policies))
+        return f'{head[:-1]},"tables":{tables.text},"policies":[{",".join(p.text for p in policies)}]}}'
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -495,9 +566,10 @@ class Recorder:
         for p in record["policies"]:
             name = p["policy"]
             note = PolicyNote(name, p["strategy"], result=p["result"], chosen=p["chosen"])
+            why = p["skipped"]["why"]
             note.static = tuple(
-                CandidateNote(s[0], names.get(s[0], s[0]), s[1], self._condition(name, s[2]) if s[1] == "not_eligible" else None)
-                for s in p["skipped"]
+                CandidateNote(rep, names.get(rep, rep), why[k][0], self._condition(name, why[k][1]) if why[k][0] == "not_eligible" else None)
+                for rep, k in p["skipped"]["reps"]
             )
             for rep, reason, a, b in p["candidates"]:
                 if reason == "not_eligible":

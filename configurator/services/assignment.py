@@ -22,27 +22,38 @@ takes the same lock, and :func:`explain_lead` reads a lead's audit trail back as
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, insert, select, update
+from sqlalchemy import CursorResult, Table, insert, literal_column, select, text, update
 from sqlalchemy.orm import Session
 
-from configurator.models import AuditEvent, Job, Lead, Rep, RotationState, Team, TemplateVersion
+from configurator.models import (
+    AuditEvent,
+    Job,
+    Lead,
+    Rep,
+    RotationState,
+    Team,
+    TemplateVersion,
+)
 from configurator.services import points as points_service
 from configurator.services.dialect import dialect_name, insert_ignoring
 from configurator.services.leads import grade_record, record_of
 from configurator.services.roster import snapshot, utc
 from configurator.services.templates import ServiceError, compiled, get_version
 from rule_engine import CompiledTemplate, Decision, Event, Problem
-from rule_engine import Rep as EngineRep
 from rule_engine import RotationState as EngineRotation
 from rule_engine import assign as engine_assign
 from rule_engine.assignment import LoadSpec
 from rule_engine.conditions import NOW_KEY
 from rule_engine.errors import closest
+from rule_engine.trace import Recorder, render
 
 __all__ = ["AssignResult", "TrailEntry", "assign_pending", "explain_lead", "lock_rotation", "reassign"]
 
@@ -129,10 +140,14 @@ def lock_rotation(session: Session, team: Team) -> RotationState:
 
 def _forget(session: Session, lead_ids: Sequence[str]) -> None:
     """Expire loaded Lead objects whose rows were changed by a Core statement."""
-    for lead_id in lead_ids:
-        obj = session.identity_map.get(session.identity_key(Lead, lead_id))
-        if obj is not None:
-            session.expire(obj)
+    if not session.identity_map:
+        return
+    changed = set(lead_ids)
+    for key in list(session.identity_map.keys()):
+        if key[0] is Lead and key[1][0] in changed:
+            obj = session.identity_map.get(key)
+            if obj is not None:
+                session.expire(obj)
 
 
 def _version_for(session: Session, team: Team, version: TemplateVersion | None, job_id: int | None) -> TemplateVersion:
@@ -159,30 +174,107 @@ def _version_for(session: Session, team: Team, version: TemplateVersion | None, 
 # Bulk assignment
 # ------------------------------------------------------------------------------------------------
 
+# What a pending lead's record is read from (record_of reads these names), by Core: no ORM objects.
 _PENDING_COLUMNS = (
-    Lead.id,
-    Lead.fields,
-    Lead.revision,
-    Lead.weight,
-    Lead.outputs,
-    Lead.is_open,
-    Lead.owner_id,
-    Lead.previous_owner_id,
-    Lead.created_at,
-    Lead.assigned_at,
-    Lead.first_followup_at,
-    Lead.last_followup_at,
-    Lead.reclaimed_at,
-    Lead.followup_count,
-    Lead.reclaim_count,
+    LEADS.c.id,
+    LEADS.c.fields,
+    LEADS.c.revision,
+    LEADS.c.owner_id,
+    LEADS.c.previous_owner_id,
+    LEADS.c.created_at,
+    LEADS.c.assigned_at,
+    LEADS.c.first_followup_at,
+    LEADS.c.last_followup_at,
+    LEADS.c.reclaimed_at,
+    LEADS.c.followup_count,
+    LEADS.c.reclaim_count,
+    LEADS.c.template_version_id,
 )
 
 
-def _explanation(template: CompiledTemplate, d: Decision) -> dict[str, Any]:
-    out: dict[str, Any] = {"trace": d.trace.to_dict() if d.trace is not None else None, "en": d.explain(template, "en"), "zh": d.explain(template, "zh")}
+def _explanation(template: CompiledTemplate, d: Decision, recorder: Recorder | None = None) -> dict[str, Any]:
+    """The audit explanation of an engine decision: its record (see :class:`rule_engine.trace.Recorder`).
+
+    The sentences are not stored: :func:`explain_lead` renders them from the record and the
+    template version the audit row names, in the reader's language. Pass the batch's ``recorder``
+    when explaining many decisions of one template.
+    """
+    out: dict[str, Any] = {"decision": (recorder or Recorder(template)).record(d)}
     if d.error is not None:
         out["error"] = d.error.code
     return out
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class _Memo:
+    """``encode(mapping)``, remembered by the mapping's items (mappings with unhashable values are encoded each time)."""
+
+    def __init__(self, encode: Callable[[Any], str]) -> None:
+        self.encode = encode
+        self.known: dict[tuple[Any, ...], str] = {}
+
+    def __call__(self, value: Mapping[str, Any]) -> str:
+        try:
+            # With the types: 1, 1.0 and True are equal keys but not equal JSON.
+            key = (*value.items(), *map(type, value.values()))
+            text = self.known.get(key)
+        except TypeError:
+            return self.encode(value)
+        if text is None:
+            text = self.known[key] = self.encode(value)
+        return text
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while a batch builds its decisions.
+
+    A batch makes a few small containers per lead (records, notes, parameters) that all live until
+    it ends; with the collector on, each full collection walks every one of them again, which
+    cost more than the engine itself on a batch of 20,000 leads. Reference counting still frees
+    everything; the collector runs again (and catches up) when the batch is done.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+class _Change(NamedTuple):
+    """One lead's decision as its row will hold it."""
+
+    lead_id: str
+    revision: int
+    owner: str | None
+    state: str
+    weight: float
+    outputs: str  # JSON
+    is_open: bool
+    slot: int  # SQLite: the row's rowid (where it is stored); 0 elsewhere
+    # Only the state and grades change (no owner before or after, the same template version): the
+    # common case, written without the columns whose indexes and foreign keys cost SQLite most.
+    lean: bool
+
+
+@dataclass
+class _Batch:
+    """Everything one batch writes, ready for the dialect's bulk statements."""
+
+    team_id: int
+    version_id: int
+    actor: str
+    job_id: int | None
+    now_utc: dt.datetime
+    changes: list[_Change] = field(default_factory=list)  # graded leads
+    failed: list[tuple[str, int]] = field(default_factory=list)  # (id, revision): could not be evaluated
+    audit: list[tuple[str, str, str | None, str | None, str]] = field(default_factory=list)  # action, lead, to rep, rule, explanation JSON
 
 
 def assign_pending(
@@ -203,13 +295,20 @@ def assign_pending(
     """
     if limit is not None and limit < 1:
         raise _refuse("assign.limit", "the limit must be at least 1", "数量上限至少为 1")
+    with _collector_paused():
+        return _assign_batch(session, team, now, limit, actor, job_id, version)
+
+
+def _assign_batch(session: Session, team: Team, now: dt.datetime, limit: int | None, actor: str, job_id: int | None, version: TemplateVersion | None) -> AssignResult:
     now_utc = utc(now)
     rotation = lock_rotation(session, team)
     version = _version_for(session, team, version, job_id)
     template = compiled(version)
     result = AssignResult(team.slug, version.version, version.id)
 
-    query = select(*_PENDING_COLUMNS).where(Lead.team_id == team.id, Lead.state == "new").order_by(Lead.created_at, Lead.id)
+    sqlite = dialect_name(session) == "sqlite"
+    columns: tuple[Any, ...] = (*_PENDING_COLUMNS, literal_column("rowid").label("slot")) if sqlite else _PENDING_COLUMNS
+    query = select(*columns).where(LEADS.c.team_id == team.id, LEADS.c.state == "new").order_by(LEADS.c.created_at, LEADS.c.id)
     if limit is not None:
         query = query.limit(limit)
     pending = session.execute(query).all()
@@ -220,83 +319,50 @@ def assign_pending(
     roster = snapshot(session, team, template, now)
     outcome = engine_assign(template, records, roster, EngineRotation.from_dict(rotation.state), now, explain=True)
 
-    lead_params: list[dict[str, Any]] = []
-    audit_rows: list[dict[str, Any]] = []
+    recorder = Recorder(template)
+    counts = template.load.counts
+    outputs_json = _Memo(_dumps)  # a batch's leads share few combinations of grades
+    batch = _Batch(team.id, version.id, actor, job_id, now_utc)
+    changes, audit = batch.changes, batch.audit
     events: list[Event] = []
     for row, record, d in zip(pending, records, outcome.decisions, strict=True):
-        ok = d.error is None
-        owner = d.owner if d.outcome == "assigned" else None
-        lead_params.append(
-            {
-                "b_id": row.id,
-                "b_rev": row.revision,
-                "b_owner": owner,
-                "b_state": _STATES[d.outcome],
-                "b_assigned_at": now_utc if owner is not None else None,
-                "b_version": version.id,
-                "b_weight": d.weight if ok else row.weight,
-                "b_outputs": d.outputs if ok else row.outputs,
-                "b_open": template.load.counts(d.values) if ok else row.is_open,
-            }
-        )
-        audit_rows.append(
-            {
-                "at": now_utc,
-                "team_id": team.id,
-                "actor": actor,
-                "action": _ACTIONS[d.outcome],
-                "lead_id": row.id,
-                "from_rep_id": None,
-                "to_rep_id": owner,
-                "rule": d.policy,
-                "template_version_id": version.id,
-                "reason": None,
-                "explanation": _explanation(template, d),
-                "job_id": job_id,
-            }
-        )
-        if owner is not None:
-            result.assigned[row.id] = owner
-            after = dict(record, owner=owner, assigned_at=now_utc)
-            events.append(Event("lead.assigned", event_id=f"assign:{row.id}:{row.revision}", at=now, rep=owner, lead=after))
-        elif d.outcome == "pool":
-            result.pool.append(row.id)
-        elif d.outcome == "escalated":
-            result.escalated.append(row.id)
+        lead_id = row.id
+        kind = d.outcome
+        owner = d.owner if kind == "assigned" else None
+        if d.error is None:
+            lean = owner is None and row.owner_id is None and row.assigned_at is None and row.template_version_id == version.id
+            changes.append(_Change(lead_id, row.revision, owner, _STATES[kind], d.weight, outputs_json(d.outputs), counts(d.values), row.slot if sqlite else 0, lean))
+            explanation = f'{{"decision":{recorder.record_json(d)}}}'  # the same as _explanation(), serialised
         else:
-            result.errors.append(row.id)
+            batch.failed.append((lead_id, row.revision))
+            explanation = _dumps(_explanation(template, d, recorder))
+        audit.append((_ACTIONS[kind], lead_id, owner, d.policy, explanation))
+        if owner is not None:
+            result.assigned[lead_id] = owner
+            after = dict(record, owner=owner, assigned_at=now_utc)
+            events.append(Event("lead.assigned", event_id=f"assign:{lead_id}:{row.revision}", at=now, rep=owner, lead=after))
+        elif kind == "pool":
+            result.pool.append(lead_id)
+        elif kind == "escalated":
+            result.escalated.append(lead_id)
+        else:
+            result.errors.append(lead_id)
 
     points_rows = points_service.award(session, team, template, version, events, {r.id: r for r in outcome.roster}, now)
 
-    leads = LEADS
-    change = (
-        update(leads)
-        .where(leads.c.id == bindparam("b_id"), leads.c.state == "new", leads.c.revision == bindparam("b_rev"))
-        .values(
-            owner_id=bindparam("b_owner"),
-            state=bindparam("b_state"),
-            assigned_at=bindparam("b_assigned_at"),
-            template_version_id=bindparam("b_version"),
-            weight=bindparam("b_weight"),
-            outputs=bindparam("b_outputs"),
-            is_open=bindparam("b_open"),
-            revision=leads.c.revision + 1,
-        )
-    )
     # A savepoint: if any lead changed meanwhile, nothing of the batch stays, even if the caller
     # catches the error and commits what else it did.
     savepoint = session.begin_nested()
     try:
-        matched = cast("CursorResult[Any]", session.execute(change, lead_params)).rowcount
-        if matched != len(lead_params):
+        matched = (_write_sqlite if sqlite else _write_postgresql)(session, batch)
+        if matched != len(pending):
             raise _refuse(
                 "assign.conflict",
                 "{n} of {total} leads changed while they were being assigned; nothing was applied, run the assignment again",
                 "{total} 条线索中有 {n} 条在分配过程中被修改;本批未做任何更改,请重新运行分配",
-                n=len(lead_params) - matched,
-                total=len(lead_params),
+                n=len(pending) - matched,
+                total=len(pending),
             )
-        session.execute(insert(AUDIT), audit_rows)
         points_service.write_entries(session, points_rows)
         rotation.state = outcome.state.to_dict()
         rotation.revision = rotation.revision + 1
@@ -308,6 +374,98 @@ def assign_pending(
     _forget(session, [row.id for row in pending])
     result.points = len(points_rows)
     return result
+
+
+# ------------------------------------------------------------------------------------------------
+# Writing a batch
+#
+# A batch writes one row per lead twice (the lead, its audit row): at 100,000 leads the per-row
+# parameter handling of an ORM or Core executemany costs more than the database does. So the
+# values are prepared once here, in the form the column stores, and each dialect gets the bulk
+# statement it runs best: SQLite an executemany in the order the rows are stored (a batch in
+# lead-id order would touch the table's pages at random and spill its cache); PostgreSQL one
+# UPDATE joined to the decisions passed as arrays, and COPY for the audit rows.
+# ------------------------------------------------------------------------------------------------
+
+_AUDIT_COLUMNS = "at, team_id, actor, action, lead_id, from_rep_id, to_rep_id, rule, template_version_id, reason, explanation, job_id"
+_SQLITE_UPDATE = (
+    "UPDATE leads SET owner_id = ?, state = ?, assigned_at = ?, template_version_id = ?, weight = ?, outputs = ?, is_open = ?,"
+    " revision = revision + 1 WHERE rowid = ? AND id = ? AND state = 'new' AND revision = ?"
+)
+_SQLITE_LEAN = "UPDATE leads SET state = ?, weight = ?, outputs = ?, is_open = ?, revision = revision + 1 WHERE rowid = ? AND id = ? AND state = 'new' AND revision = ?"
+_SQLITE_FAILED = "UPDATE leads SET owner_id = NULL, state = 'escalated', assigned_at = NULL, template_version_id = ?, revision = revision + 1 WHERE id = ? AND state = 'new' AND revision = ?"
+_SQLITE_AUDIT = f"INSERT INTO audit_events ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, NULL, ?, ?)"
+_PG_UPDATE = text(
+    "UPDATE leads SET owner_id = v.owner, state = v.state,"
+    " assigned_at = CASE WHEN v.owner IS NULL THEN NULL ELSE CAST(:at AS timestamptz) END, template_version_id = :version,"
+    " weight = v.weight, outputs = CAST(v.outputs AS jsonb), is_open = v.is_open, revision = leads.revision + 1"
+    " FROM unnest(CAST(:ids AS text[]), CAST(:revisions AS integer[]), CAST(:owners AS text[]), CAST(:states AS text[]),"
+    " CAST(:weights AS double precision[]), CAST(:outputs AS text[]), CAST(:open AS boolean[]))"
+    " AS v(id, revision, owner, state, weight, outputs, is_open)"
+    " WHERE leads.id = v.id AND leads.revision = v.revision AND leads.state = 'new'"
+)
+_PG_FAILED = text(
+    "UPDATE leads SET owner_id = NULL, state = 'escalated', assigned_at = NULL, template_version_id = :version, revision = leads.revision + 1"
+    " FROM unnest(CAST(:ids AS text[]), CAST(:revisions AS integer[])) AS v(id, revision)"
+    " WHERE leads.id = v.id AND leads.revision = v.revision AND leads.state = 'new'"
+)
+
+
+def _stored(session: Session, column: Any, value: Any) -> Any:
+    """``value`` as the column's type sends it to this database (e.g. a SQLite date-time string)."""
+    dialect = session.get_bind().dialect
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return process(value) if process is not None else value
+
+
+def _write_sqlite(session: Session, batch: _Batch) -> int:
+    """Apply a batch on SQLite; returns the leads matched (each must still be ``new`` at its revision)."""
+    conn = session.connection()
+    at = _stored(session, LEADS.c.assigned_at, batch.now_utc)
+    version = batch.version_id
+    changes = sorted(batch.changes, key=lambda c: c.slot)
+    lean = [(c.state, c.weight, c.outputs, c.is_open, c.slot, c.lead_id, c.revision) for c in changes if c.lean]
+    full = [(c.owner, c.state, at if c.owner is not None else None, version, c.weight, c.outputs, c.is_open, c.slot, c.lead_id, c.revision) for c in changes if not c.lean]
+    matched = 0
+    for sql, params in ((_SQLITE_LEAN, lean), (_SQLITE_UPDATE, full)):
+        if params:
+            matched += conn.exec_driver_sql(sql, params).rowcount
+    if batch.failed:
+        matched += conn.exec_driver_sql(_SQLITE_FAILED, [(version, lead_id, revision) for lead_id, revision in batch.failed]).rowcount
+    if matched == len(batch.changes) + len(batch.failed):
+        at = _stored(session, AUDIT.c.at, batch.now_utc)
+        team, actor, job = batch.team_id, batch.actor, batch.job_id
+        conn.exec_driver_sql(_SQLITE_AUDIT, [(at, team, actor, action, lead_id, to_rep, rule, version, explanation, job) for action, lead_id, to_rep, rule, explanation in batch.audit])
+    return matched
+
+
+def _write_postgresql(session: Session, batch: _Batch) -> int:
+    """Apply a batch on PostgreSQL; returns the leads matched (each must still be ``new`` at its revision)."""
+    changes = batch.changes
+    matched = 0
+    if changes:
+        params = {
+            "at": batch.now_utc,
+            "version": batch.version_id,
+            "ids": [c.lead_id for c in changes],
+            "revisions": [c.revision for c in changes],
+            "owners": [c.owner for c in changes],
+            "states": [c.state for c in changes],
+            "weights": [c.weight for c in changes],
+            "outputs": [c.outputs for c in changes],
+            "open": [c.is_open for c in changes],
+        }
+        matched += cast("CursorResult[Any]", session.execute(_PG_UPDATE, params)).rowcount
+    if batch.failed:
+        params = {"version": batch.version_id, "ids": [i for i, _ in batch.failed], "revisions": [r for _, r in batch.failed]}
+        matched += cast("CursorResult[Any]", session.execute(_PG_FAILED, params)).rowcount
+    if matched == len(changes) + len(batch.failed):
+        at, team, actor, version, job = batch.now_utc, batch.team_id, batch.actor, batch.version_id, batch.job_id
+        raw: Any = session.connection().connection.driver_connection  # psycopg's connection, in the session's transaction
+        with raw.cursor() as cursor, cursor.copy(f"COPY audit_events ({_AUDIT_COLUMNS}) FROM STDIN") as copy:
+            for action, lead_id, to_rep, rule, explanation in batch.audit:
+                copy.write_row((at, team, actor, action, lead_id, None, to_rep, rule, version, None, explanation, job))
+    return matched
 
 
 # ------------------------------------------------------------------------------------------------
@@ -469,9 +627,13 @@ class TrailEntry:
 
 
 def explain_lead(session: Session, lead_id: str, lang: str = "en") -> list[TrailEntry]:
-    """The audit trail of ``lead_id``, oldest first, each with its sentence in ``lang`` (en or zh)."""
+    """The audit trail of ``lead_id``, oldest first, each with its sentence in ``lang`` (en or zh).
+
+    An engine decision is stored as its record and explained here from the record and the
+    template version that made it; other changes carry their sentences.
+    """
     rows = session.execute(
-        select(AuditEvent, TemplateVersion.version)
+        select(AuditEvent, TemplateVersion)
         .outerjoin(TemplateVersion, TemplateVersion.id == AuditEvent.template_version_id)
         .where(AuditEvent.lead_id == lead_id)
         .order_by(AuditEvent.at, AuditEvent.id)
@@ -479,12 +641,23 @@ def explain_lead(session: Session, lead_id: str, lang: str = "en") -> list[Trail
     if not rows and session.get(Lead, lead_id) is None:
         raise _refuse("lead.unknown", "no lead {id!r}", "没有线索 {id!r}", id=lead_id)
     zh = lang.startswith("zh")
+    recorders: dict[int, Recorder] = {}
     out = []
-    for event, number in rows:
+    for event, version in rows:
         explanation = event.explanation or {}
-        sentence = explanation.get("zh" if zh else "en") or event.reason or ""
+        record = explanation.get("decision")
+        sentence: str | None = None
+        trace = explanation.get("trace")
+        if record is not None and version is not None:
+            recorder = recorders.get(version.id)
+            if recorder is None:
+                recorder = recorders[version.id] = Recorder(compiled(version))
+            decision = recorder.decision(record, lead_id)
+            sentence = render(recorder.template, decision, "zh" if zh else "en")
+            trace = decision.trace.to_dict() if decision.trace is not None else None
+        if sentence is None:
+            sentence = explanation.get("zh" if zh else "en") or event.reason or ""
         at = event.at.astimezone(dt.timezone.utc) if event.at.tzinfo else event.at.replace(tzinfo=dt.timezone.utc)  # SQLite keeps UTC without an offset
-        out.append(
-            TrailEntry(at, event.action, event.actor, event.from_rep_id, event.to_rep_id, event.rule, number, event.reason, sentence, explanation.get("trace"))
-        )
+        number = version.version if version is not None else None
+        out.append(TrailEntry(at, event.action, event.actor, event.from_rep_id, event.to_rep_id, event.rule, number, event.reason, sentence, trace))
     return out

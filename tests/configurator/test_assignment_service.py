@@ -125,11 +125,15 @@ def test_assign_audit_rotation_and_a_second_call(sessions: sessionmaker[Session]
             ("L4", "assign", "r2", "balance", "nightly"), ("L5", "pool", None, "parked", "nightly"),
             ("L6", "escalate", None, None, "nightly"),
         ]
+        # The row keeps the decision's record, not sentences: they are rendered from it and the version.
         least = audit[4].explanation
-        assert least is not None and least["trace"]["policies"][0]["chosen"] == "r2"
-        assert "Ann (2 today, daily quota 2: skipped)" in least["en"] and least["en"].endswith("→ assigned to Bo")
-        assert least["zh"].endswith("→ 分配给 Bo") and "Di(已暂停接单,跳过)" in least["zh"]
-        assert audit[6].explanation is not None and audit[6].explanation["en"].endswith("→ escalated to a manager")
+        assert least is not None and least["decision"]["policies"][0]["chosen"] == "r2" and "en" not in least
+        (en,) = svc.explain_lead(s, "L4", "en")
+        assert en.trace is not None and en.trace["policies"][0]["chosen"] == "r2"
+        assert "Ann (2 today, daily quota 2: skipped)" in en.sentence and en.sentence.endswith("→ assigned to Bo")
+        (zh,) = svc.explain_lead(s, "L4", "zh")
+        assert zh.sentence.endswith("→ 分配给 Bo") and "Di(已暂停接单,跳过)" in zh.sentence
+        assert svc.explain_lead(s, "L6", "en")[0].sentence.endswith("→ escalated to a manager")
         rotation = s.scalars(select(RotationState)).one()
         assert rotation.revision == 1 and rotation.state["cursors"] == {"rotation": "r1", "balance": "r2"}
     # a second call finds nothing pending and changes nothing

@@ -117,7 +117,7 @@ def roster(rep: RepFactory) -> list[Rep]:
 def stored(template: CompiledTemplate, decisions: list[Decision]) -> list[Decision]:
     """Each decision through a JSON record and back, the way the audit trail keeps it."""
     writer, reader = Recorder(template), Recorder(template)
-    return [reader.decision(json.loads(json.dumps(writer.record(d), ensure_ascii=False)), d.lead_id) for d in decisions]
+    return [reader.decision(json.loads(writer.record_json(d)), d.lead_id) for d in decisions]
 
 
 def assert_same(template: CompiledTemplate, decisions: list[Decision]) -> None:
@@ -191,7 +191,33 @@ def test_the_varied_batch_covers_every_note(build: Build, rep: RepFactory) -> No
     reps = roster(rep) + [rep("r08", "Wu", skills=["crm"], capacity=2, points=3)]
     records = [Recorder(t).record(d) for d in assign(t, VARIED_LEADS * 3, reps, None, NOW, explain=True).decisions]
     policies = [p for r in records for p in r.get("policies", ())]
-    reasons = {c[1] for p in policies for c in p["candidates"]} | {s[1] for p in policies for s in p["skipped"]}
+    reasons = {c[1] for p in policies for c in p["candidates"]} | {w[0] for p in policies for w in p["skipped"]["why"]}
     assert reasons >= {"candidate", "over_cap", "daily_quota", "not_eligible", "on_leave", "paused", "not_in_territory", "below_min_score", "zero_weight"}
     assert any(p["lead_failed"] for p in policies) and any(r.get("weight_row") is not None for r in records)
     assert any("$now" in r.get("values", {}) for r in records)
+
+
+def test_record_json_is_the_record(build: Build, rep: RepFactory) -> None:
+    t = build(TEMPLATE + VARIED)
+    reps = roster(rep) + [rep("r08", "Wu", skills=["crm"], capacity=2, points=3)]
+    decisions = assign(t, VARIED_LEADS * 3, reps, None, NOW, explain=True).decisions
+    recorder = Recorder(t)
+    for d in decisions:
+        assert json.loads(recorder.record_json(d)) == json.loads(json.dumps(recorder.record(d))), d.lead_id
+
+
+def test_shared_parts_keep_each_leads_number_types(build: Build, rep: RepFactory) -> None:
+    t = build("""
+segments:
+  - name: double
+    rules:
+      - {when: 'deal_size > 0', output_expr: 'deal_size * 2'}
+    default: 0
+assignment:
+  policies:
+    - {name: everyone, strategy: round_robin}
+""")
+    decisions = assign(t, [{"id": "a", "deal_size": 5}, {"id": "b", "deal_size": 5.0}], roster(rep), None, NOW, explain=True).decisions
+    recorder = Recorder(t)
+    tables = [json.loads(recorder.record_json(d))["tables"][0] for d in decisions]
+    assert tables == [["double", 10, [0]], ["double", 10.0, [0]]] and [type(x[1]) for x in tables] == [int, float]
