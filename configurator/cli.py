@@ -371,5 +371,6 @@ def run(argv: Sequence[str] | None = None) -> int:
     return 0
 from configurator import cli_assign  # noqa: E402,F401 - registers its verbs
 from configurator import cli_leads  # noqa: E402,F401 - registers its verbs
+from configurator import cli_handover  # noqa: E402,F401 - registers its verbs
 from configurator import cli_jobs  # noqa: E402,F401 - registers its verbs
 from configurator import cli_pool  # noqa: E402,F401 - registers its verbs

@@ -14,7 +14,8 @@ import datetime as dt
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -34,7 +35,7 @@ from rule_engine.errors import (
     Problem,
     SchemaError,
 )
-from rule_engine.fields import FieldDef, Option, Text, coerce
+from rule_engine.fields import _EMAIL, _FALSE, _MAX_NUMBER, _PHONE, _TRUE, _URL, FieldDef, Option, Text, coerce
 from rule_engine.loader import Document, load_document, parse_document
 from rule_engine.points import PointsSpec, compile_points
 from rule_engine.reclaim import ReclaimSpec, compile_reclaim
@@ -145,7 +146,30 @@ class CompiledTemplate:
 
     def lead_record(self, raw: Mapping[str, Any], *, text: bool = False) -> tuple[dict[str, Any], list[Problem]]:
         """Typed values of one lead from raw input (CSV text when ``text``); problems per field."""
-        return _record(raw, self.fields, LEAD_BUILTIN_FIELDS, self.timezone, text=text, check_required=True)
+        return _record(raw, self.fields, LEAD_BUILTIN_FIELDS, self.timezone, text=text, check_required=True, plan=self._lead_plans[text])
+
+    def stored_values(self, stored: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Typed values of a lead's fields as stored (JSON: dates as ISO text, tags as lists).
+
+        Each value is read with this template's rules, as ``coerce`` reads it: a field the template
+        no longer has, an empty value, and a value its rules now refuse are left out.
+        """
+        out: dict[str, Any] = {}
+        if not stored:
+            return out
+        coercers = self._lead_plans[False].field_coercers
+        for name, raw in stored.items():
+            convert = coercers.get(name)
+            if convert is not None:
+                value, problem = convert(raw)
+                if problem is None and value is not None:
+                    out[name] = value
+        return out
+
+    @cached_property
+    def _lead_plans(self) -> tuple[_Plan, _Plan]:
+        """How :meth:`lead_record` reads raw values (``[text]``), compiled once per template."""
+        return _Plan.of(self.fields, LEAD_BUILTIN_FIELDS, self.timezone, False), _Plan.of(self.fields, LEAD_BUILTIN_FIELDS, self.timezone, True)
 
     def form_record(self, form: str, raw: Mapping[str, Any], lead: Mapping[str, Any] | None = None, *, text: bool = False) -> tuple[dict[str, Any], list[Problem]]:
         """Typed values of a named form's own fields (e.g. a follow-up), problems per field.
@@ -219,6 +243,129 @@ LEAD_BUILTIN_FIELDS: Mapping[str, FieldDef] = {
 }
 
 
+Coercer = Callable[[Any], "tuple[Any, Problem | None]"]
+_MAX_TEXT = 100_000  # coerce's bound on a text
+_INTEGER_TEXT = re.compile(r"-?[0-9]{1,15}")  # at most 15 digits: within coerce's bound on a number
+
+
+def _coercer(fdef: FieldDef, tz: ZoneInfo, text: bool) -> Coercer:
+    """:func:`~rule_engine.fields.coerce` for one field, compiled once.
+
+    The values most input holds (an option as written, a plain integer, a clean string, an ISO
+    date) are checked inline; anything else goes to ``coerce``. The result is always exactly what
+    ``coerce`` gives: each inline check accepts only values ``coerce`` would return unchanged.
+    """
+
+    def slow(raw: Any) -> tuple[Any, Problem | None]:
+        return coerce(fdef, raw, tz, text=text)
+
+    t = fdef.type
+    if t == "boolean":
+        words = {k: False for k in _FALSE if k == k.strip().lower()}
+        words.update({k: True for k in _TRUE if k == k.strip().lower()})  # coerce tries "true" words first
+
+        def boolean(raw: Any) -> tuple[Any, Problem | None]:
+            if raw is True or raw is False:
+                return raw, None
+            if raw.__class__ is str:
+                hit = words.get(raw)
+                if hit is not None:
+                    return hit, None
+            return slow(raw)
+
+        return boolean
+    if t == "enum":
+        ready = frozenset(v for v in fdef.option_values if v and v == v.strip())
+
+        def enum(raw: Any) -> tuple[Any, Problem | None]:
+            return (raw, None) if raw.__class__ is str and raw in ready else slow(raw)
+
+        return enum
+    if t in ("integer", "number"):
+        low: float = -_MAX_NUMBER if fdef.minimum is None else max(-_MAX_NUMBER, fdef.minimum)
+        high: float = _MAX_NUMBER if fdef.maximum is None else min(_MAX_NUMBER, fdef.maximum)
+        kinds: tuple[type, ...] = (int,) if t == "integer" else (int, float)
+
+        def number(raw: Any) -> tuple[Any, Problem | None]:
+            kind = raw.__class__
+            if kind in kinds:
+                if low <= raw <= high:  # NaN fails both
+                    return raw, None
+            elif text and kind is str and _INTEGER_TEXT.fullmatch(raw):
+                value = int(raw)
+                if low <= value <= high:
+                    return value, None
+            return slow(raw)
+
+        return number
+    if t in ("string", "text", "email", "phone", "url"):
+        shortest = max(1, fdef.min_length or 0)
+        longest = min(_MAX_TEXT, _MAX_TEXT if fdef.max_length is None else fdef.max_length)
+        shape = {"email": _EMAIL, "phone": _PHONE, "url": _URL}.get(t)
+        checks = [p.search if p is fdef.pattern else p.match for p in (shape, fdef.pattern) if p is not None]
+
+        def string(raw: Any) -> tuple[Any, Problem | None]:
+            if raw.__class__ is str:
+                value = raw.strip()
+                if shortest <= len(value) <= longest and all(check(value) for check in checks):
+                    return value, None
+            return slow(raw)
+
+        return string
+    if t == "date":
+
+        def date(raw: Any) -> tuple[Any, Problem | None]:
+            if raw.__class__ is str:
+                try:
+                    return dt.date.fromisoformat(raw), None
+                except ValueError:
+                    pass
+            return slow(raw)
+
+        return date
+    if t == "tags":
+        options = fdef.option_values
+        ready = frozenset(v for v in options if v and v == v.strip() and ";" not in v)
+        most = fdef.max_items
+
+        def tags(raw: Any) -> tuple[Any, Problem | None]:
+            kind = raw.__class__
+            if kind is list:
+                if (most is None or len(raw) <= most) and all(i.__class__ is str and i in options for i in raw) and len(set(raw)) == len(raw):
+                    return tuple(raw), None
+            elif kind is str:
+                parts = raw.split(";")
+                if (most is None or len(parts) <= most) and all(p in ready for p in parts) and len(set(parts)) == len(parts):
+                    return tuple(parts), None
+            return slow(raw)
+
+        return tags
+    return slow
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How :func:`_record` reads one kind of record, worked out once: a coercer per key, the
+    fields with a default, and the fields that may be required."""
+
+    coercers: Mapping[str, Coercer]
+    field_coercers: Mapping[str, Coercer]  # the template's own fields only (no built-ins)
+    defaults: tuple[tuple[str, Any], ...]
+    may_require: tuple[tuple[str, FieldDef], ...]
+
+    @classmethod
+    def of(cls, fields: Mapping[str, FieldDef], builtins: Mapping[str, FieldDef], tz: ZoneInfo, text: bool) -> _Plan:
+        own = {name: _coercer(fdef, tz, text) for name, fdef in fields.items()}
+        every = {name: _coercer(fdef, tz, text) for name, fdef in builtins.items() if name not in fields}
+        every.update(own)
+        return cls(
+            every,
+            own,
+            tuple((name, f.default) for name, f in fields.items() if f.default is not None),
+            tuple((name, f) for name, f in fields.items() if f.required or f.required_when is not None),
+        )
+
+
 def _record(
     raw: Mapping[str, Any],
     fields: Mapping[str, FieldDef],
@@ -228,25 +375,30 @@ def _record(
     text: bool,
     check_required: bool,
     context: Mapping[str, Any] | None = None,
+    plan: _Plan | None = None,
 ) -> tuple[dict[str, Any], list[Problem]]:
+    if plan is None:
+        plan = _Plan.of(fields, builtins, tz, text)
     values: dict[str, Any] = {}
     problems: list[Problem] = []
+    coercers = plan.coercers
     for key, raw_value in raw.items():
-        fdef = fields.get(key) or builtins.get(key)
-        if fdef is None:
+        convert = coercers.get(key)
+        if convert is None:
             continue
-        value, problem = coerce(fdef, raw_value, tz, text=text)
+        value, problem = convert(raw_value)
         if problem is not None:
             problems.append(problem.under(key))
         elif value is not None:
             values[key] = value
-    for name, fdef in fields.items():
-        if name not in values and fdef.default is not None and (name not in raw or raw.get(name) in (None, "")):
-            values[name] = fdef.default
+    for name, default in plan.defaults:
+        if name not in values and (name not in raw or raw.get(name) in (None, "")):
+            values[name] = default
     if check_required:
         bad = {p.path[0] for p in problems}
         seen = values if context is None else {**context, **values}
-        for name, fdef in fields.items():
+        # A field neither required nor required_when is never required, whether shown or not.
+        for name, fdef in plan.may_require:
             if name in values or name in bad:
                 continue
             visible = fdef.visible_when is None or _safe(fdef.visible_when, seen)

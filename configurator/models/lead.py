@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from configurator.db import Base
@@ -70,16 +70,32 @@ class PoolClaim(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
+# A handover still waiting for someone: at most one per lead.
+OPEN_HANDOVER = "status IN ('to_fill', 'to_ack')"
+
+
 class Handover(Base):
+    """The checklist that goes with one ownership change (交接).
+
+    ``to_fill``: the previous owner fills the checklist; ``to_ack``: the new owner acknowledges it
+    (the lead's contact details stay hidden from them until then); ``done``; ``cancelled``: the
+    lead moved again before it was done (a new handover carries the answers on).
+    """
+
     __tablename__ = "handovers"
+    __table_args__ = (
+        Index("ux_handovers_open_lead", "lead_id", unique=True, sqlite_where=text(OPEN_HANDOVER), postgresql_where=text(OPEN_HANDOVER)),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"), index=True)
     from_rep_id: Mapped[str | None] = mapped_column(ForeignKey("reps.id"))
     to_rep_id: Mapped[str] = mapped_column(ForeignKey("reps.id"))
-    status: Mapped[str] = mapped_column(String(16), default="to_fill")  # to_fill | to_ack | done
-    checklist: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="to_fill")  # to_fill | to_ack | done | cancelled
+    checklist: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"form", "items": [...], "answers": {...}}
     reason: Mapped[str | None] = mapped_column(Text)
+    rule: Mapped[str | None] = mapped_column(String(64))  # the trigger that moved the lead
+    template_version_id: Mapped[int | None] = mapped_column(ForeignKey("template_versions.id"))  # the checklist's version
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     filled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     acked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -12,9 +12,8 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, cast
-from zoneinfo import ZoneInfo
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,12 +21,9 @@ from sqlalchemy.orm import Session
 from configurator.models import Lead, Team, TemplateVersion
 from configurator.services.templates import ServiceError, compiled
 from rule_engine import CompiledTemplate, InputError, Problem
-from rule_engine.fields import FieldDef, coerce
 
 __all__ = ["Grade", "add_lead", "dedup_key", "grade_lead", "grade_record", "record_of", "to_json"]
 
-_MAX_NUMBER = 1e15  # coerce's bounds on a number and on a text
-_MAX_TEXT = 100_000
 _TIMESTAMPS = ("created_at", "assigned_at", "first_followup_at", "last_followup_at", "reclaimed_at")
 
 
@@ -44,103 +40,10 @@ def to_json(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-_Decode = Callable[[Any], Any]
-
-
-def _decoder(fdef: FieldDef, tz: ZoneInfo) -> _Decode:
-    """A stored JSON value of ``fdef`` as the engine reads it: what ``coerce`` gives, or None when it
-    refuses the value (the field was changed since the value was stored) or the value is empty.
-
-    Stored values were coerced once already, so most are in their final form: those are taken as
-    they are after a check that costs a few comparisons, and anything else goes through ``coerce``.
-    """
-
-    def coerced(raw: Any) -> Any:
-        value, problem = coerce(fdef, raw, tz)
-        return value if problem is None else None
-
-    t = fdef.type
-    if t == "boolean":
-        return lambda raw: raw if raw is True or raw is False else coerced(raw)
-    if t == "enum":
-        ready = frozenset(v for v in fdef.option_values if v and v == v.strip())
-        return lambda raw: raw if raw.__class__ is str and raw in ready else coerced(raw)
-    if t in ("integer", "number"):
-        low: float = -_MAX_NUMBER if fdef.minimum is None else max(-_MAX_NUMBER, fdef.minimum)
-        high: float = _MAX_NUMBER if fdef.maximum is None else min(_MAX_NUMBER, fdef.maximum)
-        kinds: tuple[type, ...] = (int,) if t == "integer" else (int, float)
-
-        def number(raw: Any) -> Any:
-            if raw.__class__ in kinds:
-                if low <= cast(float, raw) <= high:  # NaN fails both: coerce refuses it
-                    return raw
-            return coerced(raw)
-
-        return number
-    if t in ("string", "text"):
-        shortest = max(1, fdef.min_length or 0)
-        longest = min(_MAX_TEXT, _MAX_TEXT if fdef.max_length is None else fdef.max_length)
-        search = fdef.pattern.search if fdef.pattern is not None else None
-
-        def string(raw: Any) -> Any:
-            if raw.__class__ is str:
-                value = raw.strip()
-                if shortest <= len(value) <= longest and (search is None or search(value)):
-                    return value
-            return coerced(raw)
-
-        return string
-    if t == "date":
-
-        def date(raw: Any) -> Any:
-            if raw.__class__ is str:
-                try:
-                    return dt.date.fromisoformat(raw)
-                except ValueError:
-                    pass
-            return coerced(raw)
-
-        return date
-    if t == "tags":
-        options = fdef.option_values
-        most = fdef.max_items
-
-        def tags(raw: Any) -> Any:
-            if raw.__class__ is list and (most is None or len(raw) <= most) and all(i.__class__ is str and i in options for i in raw) and len(set(raw)) == len(raw):
-                return tuple(raw)
-            return coerced(raw)
-
-        return tags
-    return coerced
-
-
-_DECODERS: dict[int, tuple[CompiledTemplate, dict[str, _Decode]]] = {}
-
-
-def _decoders(template: CompiledTemplate) -> dict[str, _Decode]:
-    """The template's field decoders, built once per compiled template (the template is kept with
-    them, so its id cannot be reused while they are cached)."""
-    hit = _DECODERS.get(id(template))
-    if hit is not None and hit[0] is template:
-        return hit[1]
-    if len(_DECODERS) >= 64:
-        _DECODERS.clear()
-    decoders = {name: _decoder(fdef, template.timezone) for name, fdef in template.fields.items()}
-    _DECODERS[id(template)] = (template, decoders)
-    return decoders
-
-
 def record_of(template: CompiledTemplate, lead: Lead) -> dict[str, Any]:
     """The typed record the engine reads for a stored lead (fields plus the built-in values)."""
-    record: dict[str, Any] = {}
-    decoders = _decoders(template)
-    for name, raw in (lead.fields or {}).items():
-        decode = decoders.get(name)
-        if decode is None:
-            continue  # a field a later template version dropped: the engine cannot read it
-        value = decode(raw)
-        if value is not None:
-            record[name] = value
+    # A field a later template version dropped, or whose value its rules now refuse, is left out.
+    record = template.stored_values(lead.fields)
     record["id"] = lead.id
     if lead.owner_id:
         record["owner"] = lead.owner_id
