@@ -116,7 +116,8 @@ class JobRun:
     lease_seconds: float
     progress: int = 0
     result: dict[str, Any] | None = None
-    closed: bool = False  # the runner finished the job itself (in its last transaction)
+    closed: bool = False  # the runner closed the job itself (in its last transaction)
+    outcome: str = "done"  # how it closed it: done, or failed (an all-or-nothing import with a bad row)
 
     @contextmanager
     def unit(self) -> Iterator[Session]:
@@ -173,8 +174,8 @@ def execute(ws: Workspace, job_id: int, *, lease_seconds: float, owner: str | No
         if not run.closed:
             with run.unit() as session:
                 jobs.finish(session, job_id, _now(), result, owner=owner, progress=run.progress)
-        log.info("job %s (%s): done", job_id, run.kind)
-        return "done"
+        log.info("job %s (%s): %s", job_id, run.kind, run.outcome)
+        return run.outcome
     except jobs.LeaseLost:
         log.warning("job %s: another worker took it over; this run stops", job_id)
         return "lost"
@@ -196,7 +197,9 @@ def execute(ws: Workspace, job_id: int, *, lease_seconds: float, owner: str | No
 def _close_failed(run: JobRun, message: str, result: dict[str, Any] | None) -> None:
     with run.unit() as session:
         if not jobs.fail(session, run.job_id, _now(), message, owner=run.owner, result=result):
-            log.warning("job %s: failed, but another worker holds it now: left to that worker", run.job_id)
+            job = session.get(Job, run.job_id)
+            if job is None or job.status != "failed":  # (the import service records its own failures)
+                log.warning("job %s: failed, but another worker holds it now: left to that worker", run.job_id)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -261,6 +264,7 @@ def run_import(run: JobRun) -> dict[str, Any]:
         run.ws.sessions, p["team"], p["file"], options=options, job_id=run.job_id, chunk_size=int(p.get("chunk_size") or imports_service.CHUNK_SIZE), after_chunk=heartbeat
     )
     run.closed = True  # the service wrote the job's status, progress and result
+    run.outcome = "failed" if result.failed else "done"
     return result.to_json()
 
 

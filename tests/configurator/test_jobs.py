@@ -455,3 +455,19 @@ def test_period_end_points_are_written_once_however_often_the_job_runs(ws: Works
     with _unit(ws) as s:
         keys = list(s.scalars(select(PointEntry.key)))
     assert len(keys) == len(set(keys)) == 10
+
+
+def test_an_all_or_nothing_import_job_with_a_bad_row_fails_and_stores_nothing(ws: Workspace, tmp_path: Path) -> None:
+    url = ws.settings.database_url
+    build(url, 0)
+    csv = tmp_path / "leads.csv"
+    csv.write_text("id,company,size\nA1,Acme,10\nA2,Beta,many\n", encoding="utf-8")
+    from configurator.services.imports import ImportOptions
+
+    with _unit(ws) as s:
+        job_id = runners.submit_import(s, TEAM, csv, lambda _id: None, options=ImportOptions(mode="all_or_nothing"))
+    assert runners.execute(ws, job_id, lease_seconds=30) == "failed"
+    job = job_row(url, job_id)
+    assert job.status == "failed" and job.error == "1 bad rows: nothing stored (all or nothing)"
+    with _unit(ws) as s:
+        assert s.scalar(select(func.count()).select_from(Lead)) == 0
