@@ -35,7 +35,7 @@ from configurator import broker, jobs, runners
 from configurator.context import Workspace
 from configurator.settings import Settings
 
-__all__ = ["RECOVER", "RUN_JOB", "SCHEDULE", "FenpeiCelery", "broker_kind", "celery_config", "make_celery", "workspace_for"]
+__all__ = ["RECOVER", "RUN_JOB", "SCHEDULE", "FenpeiCelery", "broker_kind", "celery_config", "make_celery", "recover", "workspace_for"]
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jobs_support import TEAM, assert_one_clean_run, build, fenpei_env, job_row, kill_worker, start_worker, state, wait_for
 from jobs_support import NOW as CLOCK
+from jobs_support import TEAM, assert_one_clean_run, build, fenpei_env, job_row, kill_worker, start_worker, state, wait_for
 from sqlalchemy import create_engine, func, select, text
 
 from configurator import runners
