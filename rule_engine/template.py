@@ -25,7 +25,7 @@ from rule_engine import analysis
 from rule_engine._compile import Context, get, text
 from rule_engine._regex_safety import regex_problems
 from rule_engine.assignment import AssignmentSpec, LoadSpec, compile_assignment, compile_load
-from rule_engine.conditions import NOW_KEY, Env, parse_tree, walk
+from rule_engine.conditions import NOW_KEY, Condition, Env, parse_tree, walk
 from rule_engine.conditions import Name as NameNode
 from rule_engine.errors import (
     CompileError,
@@ -116,6 +116,7 @@ class FormDef:
 class HandoverSpec:
     form: str
     require_ack: bool = True
+    contact_fields: tuple[str, ...] | None = None  # hidden until acknowledged; None: the phone and email fields
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class CompiledTemplate:
     reclaim: ReclaimSpec | None
     triggers: tuple[Trigger, ...]
     handover: HandoverSpec | None
+    won_when: Condition | None
     points: PointsSpec | None
     forms: Mapping[str, FormDef]
     data: Mapping[str, Any] = field(repr=False, compare=False)
@@ -748,7 +750,21 @@ def _compile(data: Mapping[str, Any]) -> tuple[CompiledTemplate | None, list[Pro
     if data.get("handover") is not None:
         h = data["handover"]
         ctx.reference(h["form"], list(forms), ("handover", "form"), "form", "表单")
-        handover = HandoverSpec(h["form"], bool(h.get("require_ack", True)))
+        contact = h.get("contact_fields")
+        for i, name in enumerate(contact or ()):
+            ctx.reference(name, list(lead_defs), ("handover", "contact_fields", i), "lead field", "线索字段")
+        handover = HandoverSpec(h["form"], bool(h.get("require_ack", True)), None if contact is None else tuple(contact))
+
+    won_when = ctx.condition(data.get("won_when"), ("won_when",))
+    if points is not None and data.get("won_when") is None:
+        for i, rule in enumerate((data.get("points") or {}).get("rules", [])):
+            if rule.get("on") == "lead.converted":
+                ctx.report(
+                    ("points", "rules", i, "on"),
+                    "compile.won_when",
+                    "lead.converted needs the template's 'won_when': which leads count as won (e.g. 'stage == \"won\"')",
+                    "lead.converted 需要模板的 'won_when':哪些线索算赢单(例如 'stage == \"won\"')",
+                )
 
     if problems:
         return None, problems
@@ -767,6 +783,7 @@ def _compile(data: Mapping[str, Any]) -> tuple[CompiledTemplate | None, list[Pro
             reclaim=reclaim,
             triggers=triggers,
             handover=handover,
+            won_when=won_when,
             points=points,
             forms=forms,
             data=data,

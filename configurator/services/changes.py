@@ -13,8 +13,8 @@ session must come from ``session_scope(factory, write_lock=True)``), is conditio
 revision and owner, and is audited with the trigger's name, the template version and the engine's
 explanation. Services never commit: the caller's unit of work does.
 
-The template has no notion of a won stage, so a lead counts as converted when ``stage`` becomes
-one of :data:`WON_STAGES` (``won``, or ``signed`` as in the regional consumer-goods sample).
+A lead counts as converted when the template's ``won_when`` starts to hold with the change
+(``lead.converted`` is scored then, once per lead and change).
 """
 
 from __future__ import annotations
@@ -60,9 +60,8 @@ from rule_engine.roster import STATUSES
 from rule_engine.template import LEAD_BUILTIN_FIELDS
 from rule_engine.triggers import LEAD_EVENTS
 
-__all__ = ["WON_STAGES", "LeadUpdate", "Move", "Redistribution", "RepChange", "add_leave", "redistribute_unavailable", "set_rep_status", "update_lead"]
+__all__ = ["LeadUpdate", "Move", "Redistribution", "RepChange", "add_leave", "redistribute_unavailable", "set_rep_status", "update_lead"]
 
-WON_STAGES = frozenset({"won", "signed"})
 
 LEADS = cast(Table, Lead.__table__)
 AUDIT = cast(Table, AuditEvent.__table__)
@@ -431,11 +430,12 @@ def update_lead(
 
     # Points: the stage the owner moved the lead to (scored before any trigger moves it on).
     events: list[Event] = []
-    if "stage" in diff and owner_id is not None:
-        old_stage, new_stage = diff["stage"]
-        data = {"previous_stage": old_stage}
-        events.append(Event("stage.changed", event_id=f"stage:{lead_id}:{revision}", at=now, rep=owner_id, lead=after, data=data))
-        if new_stage in WON_STAGES and old_stage not in WON_STAGES:
+    if owner_id is not None:
+        data = {"previous_stage": diff["stage"][0]} if "stage" in diff else {}
+        if "stage" in diff:
+            events.append(Event("stage.changed", event_id=f"stage:{lead_id}:{revision}", at=now, rep=owner_id, lead=after, data=data))
+        won = template.won_when
+        if won is not None and won.fn(grade.values, None) and not won.fn(old_grade.values, None):
             events.append(Event("lead.converted", event_id=f"converted:{lead_id}:{revision}", at=now, rep=owner_id, lead=after, data=data))
     if events and template.points is not None:
         reps = {r.id: r for r in (roster if roster is not None else snapshot(session, team, template, now))}

@@ -10,8 +10,8 @@ A lead has at most one open handover (a partial unique index). When it moves aga
 handover is done, the open one is ``cancelled`` and the new one starts from the same previous
 owner with the answers already given, so what the customer's real contact knows is not lost.
 
-The template has no flag for contact details, so the fields hidden while locked are those of type
-``phone`` or ``email`` and those named ``contact``, ``address`` or ``wechat`` (:func:`contact_fields`).
+The fields hidden while locked are the template's ``handover.contact_fields``, or, when it does
+not list them, the fields of type ``phone`` or ``email`` (:func:`contact_fields`).
 
 Services never commit: the caller's unit of work does.
 """
@@ -37,7 +37,6 @@ from rule_engine.fields import FieldDef, coerce
 from rule_engine.template import FormDef
 
 __all__ = [
-    "CONTACT_NAMES",
     "CONTACT_TYPES",
     "OPEN",
     "HandoverView",
@@ -56,7 +55,6 @@ __all__ = [
 
 OPEN = ("to_fill", "to_ack")
 CONTACT_TYPES = frozenset({"phone", "email"})
-CONTACT_NAMES = frozenset({"contact", "address", "wechat"})
 
 HANDOVERS = cast(Table, Handover.__table__)
 LEADS = cast(Table, Lead.__table__)
@@ -70,7 +68,9 @@ def _refuse(code: str, en: str, zh: str, **params: Any) -> ServiceError:
 
 def contact_fields(template: CompiledTemplate) -> tuple[str, ...]:
     """The lead fields hidden from a new owner until the handover is acknowledged."""
-    return tuple(name for name, f in template.fields.items() if f.type in CONTACT_TYPES or name in CONTACT_NAMES)
+    if template.handover is not None and template.handover.contact_fields is not None:
+        return template.handover.contact_fields
+    return tuple(name for name, f in template.fields.items() if f.type in CONTACT_TYPES)
 
 
 def checklist_form(template: CompiledTemplate) -> FormDef | None:

@@ -98,6 +98,8 @@ triggers:
     handover: true
 handover:
   form: handover
+  contact_fields: [contact, phone]
+won_when: 'stage == "won"'
 points:
   period: month
   rules:

@@ -21,6 +21,7 @@ MONTH = "2026-11"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 POINTS = """
+won_when: 'stage == "won"'
 points:
   period: month
   rules:
@@ -253,3 +254,14 @@ def test_entries_carry_the_template_period(build: Build, period: str, expected: 
     assert e.period == expected
     (capped,) = score_event(t, event("followup.logged", lead=lead(followup_count=3)), totals={("r01", "followup", expected): 4})
     assert capped.amount == 1.0 and capped.capped
+
+
+def test_converted_points_need_won_when_and_contact_fields_must_be_lead_fields(build: Build) -> None:
+    from rule_engine import TemplateError
+
+    with pytest.raises(TemplateError) as err:
+        build(POINTS.replace("won_when: 'stage == \"won\"'\n", "") + "forms:\n  handover: {fields: {note: {type: text}}}\nhandover: {form: handover, contact_fields: [company, compnay]}\n")
+    found = [(p.path, p.code, p.suggestion) for p in err.value.problems]
+    assert (("points", "rules", 1, "on"), "compile.won_when", None) in found
+    assert any(path == ("handover", "contact_fields", 1) and hint == "company" for path, _, hint in found)
+    assert "lead.converted needs the template's 'won_when'" in err.value.problems[0].en

@@ -280,7 +280,8 @@ FULL: dict[str, Any] = {
         {"name": "leave", "on": "rep_unavailable", "action": "redistribute"},
         {"name": "full", "on": "rep_over_cap", "action": "pause_intake"},
     ],
-    "handover": {"form": "handover", "require_ack": True},
+    "handover": {"form": "handover", "require_ack": True, "contact_fields": ["contact", "phone", "email"]},
+    "won_when": 'stage == "won"',
     "points": {
         "period": "month",
         "rules": [
@@ -808,3 +809,4 @@ def test_mutated_templates_give_located_bilingual_problems(doc: dict[str, Any]) 
         assert p.code.startswith("schema.") and p.code != "schema.None"
         assert p.en and p.zh
         assert "is not valid under any of the given schemas" not in p.en
+
