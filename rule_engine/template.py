@@ -304,12 +304,19 @@ def _coercer(fdef: FieldDef, tz: ZoneInfo, text: bool) -> Coercer:
         shortest = max(1, fdef.min_length or 0)
         longest = min(_MAX_TEXT, _MAX_TEXT if fdef.max_length is None else fdef.max_length)
         shape = {"email": _EMAIL, "phone": _PHONE, "url": _URL}.get(t)
-        checks = [p.search if p is fdef.pattern else p.match for p in (shape, fdef.pattern) if p is not None]
+        pattern = fdef.pattern
+        check: Callable[[str], Any] | None = None
+        if shape is not None and pattern is not None:
+            check = lambda v: shape.match(v) and pattern.search(v)  # noqa: E731
+        elif shape is not None:
+            check = shape.match
+        elif pattern is not None:
+            check = pattern.search
 
         def string(raw: Any) -> tuple[Any, Problem | None]:
             if raw.__class__ is str:
                 value = raw.strip()
-                if shortest <= len(value) <= longest and all(check(value) for check in checks):
+                if shortest <= len(value) <= longest and (check is None or check(value)):
                     return value, None
             return slow(raw)
 

@@ -332,9 +332,12 @@ def _outcome(decision: Decision, lang: str) -> str:
 # ------------------------------------------------------------------------------------------------
 
 
+_PLAIN = frozenset({str, bool, int, float, type(None)})
+
+
 def _enc(value: Any) -> Any:
     """A typed value as JSON: dates and date-times tagged, tuples as lists."""
-    if value is None or isinstance(value, (str, bool, int, float)):
+    if value.__class__ in _PLAIN or isinstance(value, (str, bool, int, float)):
         return value
     if isinstance(value, dt.datetime):
         return {"$dt": value.isoformat()}
@@ -374,6 +377,16 @@ class _Part(NamedTuple):
     text: str
     names: Mapping[str, str]
     reads: frozenset[str]
+    shared: bool = False  # kept by the recorder for other leads (its id stays its own)
+
+
+class _Reps(NamedTuple):
+    """What a record's policies together mention: rep names (and as JSON), and the lead values they read."""
+
+    parts: tuple[_Part, ...]  # kept so that the ids in the key stay theirs
+    names: dict[str, str]
+    text: str
+    reads: frozenset[str]
 
 
 class Recorder:
@@ -397,6 +410,8 @@ class Recorder:
         # Parts that often repeat from one lead to the next (the same rows deciding the tables, a
         # policy's notes when every rep is at its cap) are encoded once, kept by their value.
         self._parts: dict[tuple[Any, ...], _Part] = {}
+        self._reps: dict[tuple[int, ...], _Reps] = {}
+        self._heads: dict[tuple[Any, ...], str] = {}
         self._tables: dict[str, Table] | None = None
         self._conditions: dict[tuple[str, str], Any] | None = None
 
@@ -435,7 +450,8 @@ class Recorder:
         if hit is None:
             if len(self._parts) >= 4096:
                 self._parts.clear()
-            hit = self._parts[key] = build()
+                self._reps.clear()
+            hit = self._parts[key] = build()._replace(shared=True)
         return hit
 
     def _tables_part(self, hits: list[tuple[Table, Any, tuple[int, ...]]]) -> _Part:
@@ -485,26 +501,27 @@ class Recorder:
         # type each (loads, caps and quotas are floats, counts ints).
         return self._shared((p.policy, p.result, p.chosen, id(p.static), id(p.lead_failed), tuple(p.candidates)), build)
 
-    def _head(self, decision: Decision, trace: Trace, tables: _Part, policies: list[_Part]) -> dict[str, Any]:
-        """The record's fields besides its tables and policies."""
-        read = set(tables.reads)
+    def _people(self, policies: list[_Part]) -> _Reps:
+        """The rep names and lead values of a record's policies together (worked out once per combination of shared parts)."""
+        key = tuple(map(id, policies))
+        hit = self._reps.get(key)
+        if hit is None:
+            names: dict[str, str] = {}
+            reads: set[str] = set()
+            for part in policies:
+                names.update(part.names)
+                reads.update(part.reads)
+            hit = _Reps(tuple(policies), names, _dumps(names), frozenset(reads))
+            if all(part.shared for part in policies):
+                self._reps[key] = hit
+        return hit
+
+    def _values_read(self, trace: Trace, tables: _Part, reps: _Reps) -> list[str]:
+        """The lead values a record keeps: those its sentences read."""
+        read = tables.reads | reps.reads
         if trace.weight_row is not None:
-            read.update(self._names(self.template.load.weights[trace.weight_row][0]))
-        reps: dict[str, str] = {}
-        for part in policies:
-            reps.update(part.names)
-            read.update(part.reads)
-        L = decision.values
-        return {
-            "outcome": decision.outcome,
-            "owner": decision.owner,
-            "policy": decision.policy,
-            "weight": trace.weight,
-            "weight_row": trace.weight_row,
-            "otherwise": trace.otherwise,
-            "reps": reps,
-            "values": {n: _enc(L[n]) for n in sorted(read) if n in L},
-        }
+            read = read.union(self._names(self.template.load.weights[trace.weight_row][0]))
+        return sorted(read)
 
     def record(self, decision: Decision) -> dict[str, Any]:
         """The decision as a JSON-able record (records of one recorder share parts: do not modify them)."""
@@ -516,10 +533,20 @@ class Recorder:
             return {"outcome": decision.outcome, "owner": decision.owner, "policy": decision.policy}
         tables = self._tables_part(trace.tables)
         policies = [self._policy(p) for p in trace.policies]
-        out = self._head(decision, trace, tables, policies)
-        out["tables"] = tables.value
-        out["policies"] = [p.value for p in policies]
-        return out
+        reps = self._people(policies)
+        L = decision.values
+        return {
+            "outcome": decision.outcome,
+            "owner": decision.owner,
+            "policy": decision.policy,
+            "weight": trace.weight,
+            "weight_row": trace.weight_row,
+            "otherwise": trace.otherwise,
+            "reps": reps.names,
+            "values": {n: _enc(L[n]) for n in self._values_read(trace, tables, reps) if n in L},
+            "tables": tables.value,
+            "policies": [p.value for p in policies],
+        }
 
     def record_json(self, decision: Decision) -> str:
         """:meth:`record` as JSON text; the parts shared by many leads are serialised once."""
@@ -528,8 +555,17 @@ class Recorder:
             return _dumps(self.record(decision))
         tables = self._tables_part(trace.tables)
         policies = [self._policy(p) for p in trace.policies]
-        head = _dumps(self._head(decision, trace, tables, policies))
-        return f'{head[:-1]},"tables":{tables.text},"policies":[{",".join(p.text for p in policies)}]}}'
+        reps = self._people(policies)
+        L = decision.values
+        values = _dumps({n: _enc(L[n]) for n in self._values_read(trace, tables, reps) if n in L})
+        fields = (decision.outcome, decision.owner, decision.policy, trace.weight, trace.weight.__class__, trace.weight_row, trace.otherwise)
+        head = self._heads.get(fields)
+        if head is None:
+            if len(self._heads) >= 4096:
+                self._heads.clear()
+            text = _dumps({"outcome": fields[0], "owner": fields[1], "policy": fields[2], "weight": fields[3], "weight_row": fields[5], "otherwise": fields[6]})
+            head = self._heads[fields] = text[:-1]
+        return f'{head},"reps":{reps.text},"values":{values},"tables":{tables.text},"policies":[{",".join(p.text for p in policies)}]}}'
 
     # -- reading ---------------------------------------------------------------------------------
 

@@ -22,11 +22,8 @@ takes the same lock, and :func:`explain_lead` reads a lead's audit trail back as
 from __future__ import annotations
 
 import datetime as dt
-import gc
-import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, cast
 
@@ -43,6 +40,13 @@ from configurator.models import (
     TemplateVersion,
 )
 from configurator.services import points as points_service
+from configurator.services.bulk import (
+    Memo,
+    collector_paused,
+    dumps,
+    insert_rows,
+    stored,
+)
 from configurator.services.dialect import dialect_name, insert_ignoring
 from configurator.services.leads import grade_record, record_of
 from configurator.services.roster import snapshot, utc
@@ -205,48 +209,6 @@ def _explanation(template: CompiledTemplate, d: Decision, recorder: Recorder | N
     return out
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-class _Memo:
-    """``encode(mapping)``, remembered by the mapping's items (mappings with unhashable values are encoded each time)."""
-
-    def __init__(self, encode: Callable[[Any], str]) -> None:
-        self.encode = encode
-        self.known: dict[tuple[Any, ...], str] = {}
-
-    def __call__(self, value: Mapping[str, Any]) -> str:
-        try:
-            # With the types: 1, 1.0 and True are equal keys but not equal JSON.
-            key = (*value.items(), *map(type, value.values()))
-            text = self.known.get(key)
-        except TypeError:
-            return self.encode(value)
-        if text is None:
-            text = self.known[key] = self.encode(value)
-        return text
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector while a batch builds its decisions.
-
-    A batch makes a few small containers per lead (records, notes, parameters) that all live until
-    it ends; with the collector on, each full collection walks every one of them again, which
-    cost more than the engine itself on a batch of 20,000 leads. Reference counting still frees
-    everything; the collector runs again (and catches up) when the batch is done.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 class _Change(NamedTuple):
     """One lead's decision as its row will hold it."""
 
@@ -295,7 +257,7 @@ def assign_pending(
     """
     if limit is not None and limit < 1:
         raise _refuse("assign.limit", "the limit must be at least 1", "数量上限至少为 1")
-    with _collector_paused():
+    with collector_paused():
         return _assign_batch(session, team, now, limit, actor, job_id, version)
 
 
@@ -321,7 +283,7 @@ def _assign_batch(session: Session, team: Team, now: dt.datetime, limit: int | N
 
     recorder = Recorder(template)
     counts = template.load.counts
-    outputs_json = _Memo(_dumps)  # a batch's leads share few combinations of grades
+    outputs_json = Memo()  # a batch's leads share few combinations of grades
     batch = _Batch(team.id, version.id, actor, job_id, now_utc)
     changes, audit = batch.changes, batch.audit
     events: list[Event] = []
@@ -335,7 +297,7 @@ def _assign_batch(session: Session, team: Team, now: dt.datetime, limit: int | N
             explanation = f'{{"decision":{recorder.record_json(d)}}}'  # the same as _explanation(), serialised
         else:
             batch.failed.append((lead_id, row.revision))
-            explanation = _dumps(_explanation(template, d, recorder))
+            explanation = dumps(_explanation(template, d, recorder))
         audit.append((_ACTIONS[kind], lead_id, owner, d.policy, explanation))
         if owner is not None:
             result.assigned[lead_id] = owner
@@ -383,18 +345,19 @@ def _assign_batch(session: Session, team: Team, now: dt.datetime, limit: int | N
 # parameter handling of an ORM or Core executemany costs more than the database does. So the
 # values are prepared once here, in the form the column stores, and each dialect gets the bulk
 # statement it runs best: SQLite an executemany in the order the rows are stored (a batch in
-# lead-id order would touch the table's pages at random and spill its cache); PostgreSQL one
-# UPDATE joined to the decisions passed as arrays, and COPY for the audit rows.
+# lead-id order would touch the table's pages at random and spill its cache), setting the owner,
+# assigned_at and version columns (indexed, or foreign keys SQLite checks on every row) only where
+# they change; PostgreSQL one UPDATE joined to the decisions passed as arrays. Audit rows go
+# through :func:`~configurator.services.bulk.insert_rows` (COPY on PostgreSQL).
 # ------------------------------------------------------------------------------------------------
 
-_AUDIT_COLUMNS = "at, team_id, actor, action, lead_id, from_rep_id, to_rep_id, rule, template_version_id, reason, explanation, job_id"
+_AUDIT_COLUMNS = ("at", "team_id", "actor", "action", "lead_id", "from_rep_id", "to_rep_id", "rule", "template_version_id", "reason", "explanation", "job_id")
 _SQLITE_UPDATE = (
     "UPDATE leads SET owner_id = ?, state = ?, assigned_at = ?, template_version_id = ?, weight = ?, outputs = ?, is_open = ?,"
     " revision = revision + 1 WHERE rowid = ? AND id = ? AND state = 'new' AND revision = ?"
 )
 _SQLITE_LEAN = "UPDATE leads SET state = ?, weight = ?, outputs = ?, is_open = ?, revision = revision + 1 WHERE rowid = ? AND id = ? AND state = 'new' AND revision = ?"
 _SQLITE_FAILED = "UPDATE leads SET owner_id = NULL, state = 'escalated', assigned_at = NULL, template_version_id = ?, revision = revision + 1 WHERE id = ? AND state = 'new' AND revision = ?"
-_SQLITE_AUDIT = f"INSERT INTO audit_events ({_AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, NULL, ?, ?)"
 _PG_UPDATE = text(
     "UPDATE leads SET owner_id = v.owner, state = v.state,"
     " assigned_at = CASE WHEN v.owner IS NULL THEN NULL ELSE CAST(:at AS timestamptz) END, template_version_id = :version,"
@@ -411,17 +374,10 @@ _PG_FAILED = text(
 )
 
 
-def _stored(session: Session, column: Any, value: Any) -> Any:
-    """``value`` as the column's type sends it to this database (e.g. a SQLite date-time string)."""
-    dialect = session.get_bind().dialect
-    process = column.type.dialect_impl(dialect).bind_processor(dialect)
-    return process(value) if process is not None else value
-
-
 def _write_sqlite(session: Session, batch: _Batch) -> int:
     """Apply a batch on SQLite; returns the leads matched (each must still be ``new`` at its revision)."""
     conn = session.connection()
-    at = _stored(session, LEADS.c.assigned_at, batch.now_utc)
+    at = stored(session, LEADS.c.assigned_at, batch.now_utc)
     version = batch.version_id
     changes = sorted(batch.changes, key=lambda c: c.slot)
     lean = [(c.state, c.weight, c.outputs, c.is_open, c.slot, c.lead_id, c.revision) for c in changes if c.lean]
@@ -433,9 +389,7 @@ def _write_sqlite(session: Session, batch: _Batch) -> int:
     if batch.failed:
         matched += conn.exec_driver_sql(_SQLITE_FAILED, [(version, lead_id, revision) for lead_id, revision in batch.failed]).rowcount
     if matched == len(batch.changes) + len(batch.failed):
-        at = _stored(session, AUDIT.c.at, batch.now_utc)
-        team, actor, job = batch.team_id, batch.actor, batch.job_id
-        conn.exec_driver_sql(_SQLITE_AUDIT, [(at, team, actor, action, lead_id, to_rep, rule, version, explanation, job) for action, lead_id, to_rep, rule, explanation in batch.audit])
+        _write_audit(session, batch)
     return matched
 
 
@@ -460,12 +414,14 @@ def _write_postgresql(session: Session, batch: _Batch) -> int:
         params = {"version": batch.version_id, "ids": [i for i, _ in batch.failed], "revisions": [r for _, r in batch.failed]}
         matched += cast("CursorResult[Any]", session.execute(_PG_FAILED, params)).rowcount
     if matched == len(changes) + len(batch.failed):
-        at, team, actor, version, job = batch.now_utc, batch.team_id, batch.actor, batch.version_id, batch.job_id
-        raw: Any = session.connection().connection.driver_connection  # psycopg's connection, in the session's transaction
-        with raw.cursor() as cursor, cursor.copy(f"COPY audit_events ({_AUDIT_COLUMNS}) FROM STDIN") as copy:
-            for action, lead_id, to_rep, rule, explanation in batch.audit:
-                copy.write_row((at, team, actor, action, lead_id, None, to_rep, rule, version, None, explanation, job))
+        _write_audit(session, batch)
     return matched
+
+
+def _write_audit(session: Session, batch: _Batch) -> None:
+    at, team, actor, version, job = batch.now_utc, batch.team_id, batch.actor, batch.version_id, batch.job_id
+    rows = [(at, team, actor, action, lead_id, None, to_rep, rule, version, None, explanation, job) for action, lead_id, to_rep, rule, explanation in batch.audit]
+    insert_rows(session, AUDIT, _AUDIT_COLUMNS, rows)
 
 
 # ------------------------------------------------------------------------------------------------

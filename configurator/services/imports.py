@@ -63,6 +63,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from configurator.db import session_scope
 from configurator.inputs import InputProblem, InputProblems, Table, read_table
 from configurator.models import ImportRowProblem, Job, Lead, Team, TemplateVersion
+from configurator.services.bulk import Memo, collector_paused, dumps, insert_rows
 from configurator.services.exports import table_csv, table_xlsx
 from configurator.services.leads import dedup_key, grade_record, to_json
 from configurator.services.teams import get_team
@@ -286,6 +287,14 @@ def _problem(code: str, en: str, zh: str, **params: Any) -> Problem:
     return Problem.make(code, en, zh, **params)
 
 
+LEADS = cast(SQLTable, Lead.__table__)
+# What an imported lead's row holds, in the order store() lists the values.
+_LEAD_COLUMNS = (
+    "id", "team_id", "fields", "outputs", "weight", "is_open", "state", "dedup_key", "import_hash",
+    "from_pool", "locked", "created_at", "followup_count", "reclaim_count", "revision", "template_version_id", "import_job_id",
+)
+
+
 class _Importer:
     """Checks rows chunk by chunk, resolves duplicates against the database and stores the new ones."""
 
@@ -305,6 +314,7 @@ class _Importer:
         self.seen_hash: dict[str, int] = {}
         self.seen_key: dict[str, int] = {}
         self.seen_id: dict[str, int] = {}
+        self.outputs_json = Memo()  # the leads of a file share few combinations of grades
 
     # -- one row, in memory -------------------------------------------------------------------
 
@@ -442,11 +452,17 @@ class _Importer:
         result.grades = {name: dict(sorted(c.items())) for name, c in self.grades.items()}
 
     def store(self, session: Session, rows: Sequence[_Row]) -> int:
-        """Insert the new leads of ``rows`` in one statement (executemany); returns how many."""
-        leads = [r.lead for r in rows if r.outcome == "new" and r.lead is not None]
-        if leads:
-            # Core, not ORM bulk: the ORM splits a batch wherever a row's NULL columns differ.
-            session.execute(insert(cast(SQLTable, Lead.__table__)), leads)
+        """Insert the new leads of ``rows`` in one bulk statement (see :func:`~configurator.services.bulk.insert_rows`); returns how many."""
+        outputs = self.outputs_json
+        leads = [
+            (
+                d["id"], d["team_id"], dumps(d["fields"]), outputs(d["outputs"]), d["weight"], d["is_open"], d["state"], d["dedup_key"], d["import_hash"],
+                d["from_pool"], d["locked"], d["created_at"], d["followup_count"], d["reclaim_count"], d["revision"], d["template_version_id"], d["import_job_id"],
+            )
+            for r in rows
+            if r.outcome == "new" and (d := r.lead) is not None
+        ]
+        insert_rows(session, LEADS, _LEAD_COLUMNS, leads)
         return len(leads)
 
     def problem_rows(self, rows: Sequence[_Row]) -> list[dict[str, Any]]:
@@ -577,6 +593,20 @@ def import_leads(
     go to the Job's report. ``job_id`` runs an earlier import job again (same file and options).
     ``on_progress(done, total)`` is called after every ``chunk_size`` rows.
     """
+    with collector_paused():
+        return _import_leads(session, team, path, options, now, job_id, chunk_size, on_progress)
+
+
+def _import_leads(
+    session: Session,
+    team: Team,
+    path: str | os.PathLike[str],
+    options: ImportOptions,
+    now: dt.datetime | None,
+    job_id: int | None,
+    chunk_size: int,
+    on_progress: Progress | None,
+) -> ImportResult:
     now = now or dt.datetime.now(dt.timezone.utc)
     prepared = _prepare(session, team, path, options, job_id)
     job = _open_job(session, team, path, prepared, options)
@@ -647,8 +677,9 @@ def run_import(
     done = 0
     try:
         for chunk in _chunks(prepared.table.rows, chunk_size):
-            rows = [importer.check(line, cells) for line, cells in chunk]  # before taking the write lock
-            with session_scope(sessions, write_lock=True) as session:
+            with collector_paused():
+                rows = [importer.check(line, cells) for line, cells in chunk]  # before taking the write lock
+            with collector_paused(), session_scope(sessions, write_lock=True) as session:
                 _lock_team(session, team.id)
                 importer.resolve(session, rows)
                 result.stored += importer.store(session, rows)
