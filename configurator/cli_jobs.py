@@ -2,7 +2,7 @@
 
 ``fenpei worker [--beat]`` runs a Celery worker for the configured broker; ``fenpei serve`` runs
 the web app under waitress and, with the embedded broker, a worker and scheduler as a child
-process. ``fenpei jobs list|show|wait|assign|reclaim|import|recover`` queue jobs and show their
+process (started again if it dies). ``fenpei jobs list|show|wait|assign|reclaim|import|recover`` queue jobs and show their
 status, progress, result and error. They register on :data:`configurator.cli.main` when
 :mod:`configurator.cli` imports this module (its last line). Like every verb, a refusal is a
 message and exit 1, never a traceback.
@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -367,10 +368,9 @@ def serve_cmd(ctx: click.Context, host: str, port: int, threads: int, no_worker:
     ws.require_schema()
     app = create_app({"FENPEI_SETTINGS": ws.settings})
     server = create_server(app, host=host, port=port, threads=threads)
-    child: subprocess.Popen[bytes] | None = None
+    worker: _EmbeddedWorker | None = None
     if not no_worker and ws.settings.embedded_broker:
-        child = subprocess.Popen([sys.executable, "-m", "configurator", "--lang", lang, "worker", "--beat", "--concurrency", "2"])
-        click.echo(_t(lang, f"worker and scheduler started (process {child.pid})", f"已启动工作进程和调度器(进程 {child.pid})"))
+        worker = _EmbeddedWorker([sys.executable, "-m", "configurator", "--lang", lang, "worker", "--beat", "--concurrency", "2"], lang)
     elif not no_worker:
         click.echo(_t(lang, f"broker {broker_kind(ws.settings.broker_url)}: start workers with `fenpei worker` (none started here)", f"消息代理 {broker_kind(ws.settings.broker_url)}:请用 `fenpei worker` 启动工作进程(此处不启动)"))
 
@@ -384,9 +384,53 @@ def serve_cmd(ctx: click.Context, host: str, port: int, threads: int, no_worker:
     finally:
         signal.signal(signal.SIGTERM, previous)
         server.close()
-        if child is not None:
-            _stop_child(child, lang)
+        if worker is not None:
+            worker.stop()
     click.echo(_t(lang, "stopped", "已停止"))
+
+
+class _EmbeddedWorker:
+    """The worker and scheduler `fenpei serve` runs as a child process, started again if it stops on its own."""
+
+    def __init__(self, argv: list[str], lang: str) -> None:
+        self.argv, self.lang = argv, lang
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()  # a restart and a stop never cross
+        self.child = self._start()
+        click.echo(_t(lang, f"worker and scheduler started (process {self.child.pid})", f"已启动工作进程和调度器(进程 {self.child.pid})"))
+        threading.Thread(target=self._watch, name="fenpei-worker-watch", daemon=True).start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(self.argv)
+
+    def _watch(self) -> None:
+        delay = 1.0
+        while not self.stopping.wait(1.0):
+            code = self.child.poll()
+            if code is None:
+                delay = 1.0
+                continue
+            if self.stopping.wait(delay):  # exits repeatedly (e.g. the database went away): wait longer each time
+                return
+            delay = min(delay * 2, 60.0)
+            with self.lock:
+                if self.stopping.is_set():
+                    return
+                self.child = self._start()
+            click.echo(
+                _t(
+                    self.lang,
+                    f"the worker stopped (exit {code}): started again (process {self.child.pid})",
+                    f"工作进程已停止(退出码 {code}):已重新启动(进程 {self.child.pid})",
+                ),
+                err=True,
+            )
+
+    def stop(self) -> None:
+        self.stopping.set()
+        with self.lock:
+            child = self.child
+        _stop_child(child, self.lang)
 
 
 def _stop_child(child: subprocess.Popen[bytes], lang: str) -> None:

@@ -87,7 +87,7 @@ def test_create_app_is_a_factory_and_importing_creates_nothing(tmp_path: Path) -
 
 
 @pytest.mark.slow
-def test_serve_starts_the_app_and_a_worker_and_stops_both_on_sigterm(tmp_path: Path) -> None:
+def test_serve_starts_the_app_and_a_worker_restarts_a_worker_that_died_and_stops_both_on_sigterm(tmp_path: Path) -> None:
     instance = tmp_path / "instance"
     env = fenpei_env({"FENPEI_INSTANCE": str(instance)})
     url = f"sqlite:///{instance / 'fenpei.sqlite3'}"
@@ -106,7 +106,11 @@ def test_serve_starts_the_app_and_a_worker_and_stops_both_on_sigterm(tmp_path: P
             body = json.loads(response.read())
         assert body["status"] == "ok" and body["broker"] == {"kind": "sqlite", "embedded": True}
 
-        # the embedded worker runs jobs
+        # a worker that dies is started again, and the embedded worker runs jobs
+        _kill_tree(int(worker.group(1)))
+        wait_for(lambda: "the worker stopped (exit -9): started again" in log.read_text(), 30, "the worker to be started again", interval=0.1)
+        again = re.search(r"started again \(process (\d+)\)", log.read_text())
+        assert again is not None
         done = subprocess.run([sys.executable, "-m", "configurator", "jobs", "assign", TEAM, "--wait"], env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stdout + done.stderr
         assert re.search(r"job \d+: done \(120/120\)", done.stdout), done.stdout
@@ -115,13 +119,35 @@ def test_serve_starts_the_app_and_a_worker_and_stops_both_on_sigterm(tmp_path: P
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0, log.read_text()
         print(f"\nserve stopped in {time.monotonic() - started:.1f} s")
-        wait_for(lambda: not _alive(int(worker.group(1))), 10, "the worker to be gone")
+        wait_for(lambda: not _alive(int(again.group(1))), 10, "the worker to be gone")
         assert log.read_text().rstrip().endswith("stopped")
         assert "Traceback" not in log.read_text()
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a process and its descendants (its pool and scheduler processes)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    todo, tree = [pid], []
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo += children.get(current, [])
+    for member in tree:
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _alive(pid: int) -> bool:
