@@ -321,7 +321,32 @@ def run_points(run: JobRun) -> dict[str, Any]:
     return result
 
 
-RUNNERS: dict[str, Runner] = {"assign": run_assign, "import": run_import, "reclaim": run_reclaim, "points_period": run_points}
+def run_redistribute(run: JobRun) -> dict[str, Any]:
+    """Move the open leads of reps unavailable at the job's ``now`` (paused, deactivated, on leave
+    from today) by the template's ``rep_unavailable`` trigger, in one transaction. Idempotent: a
+    second run finds nothing left to move."""
+    from configurator.services import changes
+
+    p = run.params
+    with run.unit() as session:
+        team = get_team(session, p["team"])
+        done = changes.redistribute_unavailable(session, team, _parse(p["now"]), actor=p.get("actor") or "system", job_id=run.job_id)
+        result = {
+            "team": p["team"],
+            "trigger": done.trigger,
+            "template_version": done.template_version,
+            "reps": done.reps,
+            "moved": len(done.moved),
+            "pooled": len(done.pooled),
+            "escalated": len(done.escalated),
+            "handovers": len(done.handovers),
+        }
+        run.progress = done.total
+        run.finish(session, result)
+    return result
+
+
+RUNNERS: dict[str, Runner] = {"assign": run_assign, "import": run_import, "reclaim": run_reclaim, "points_period": run_points, "redistribute": run_redistribute}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -349,6 +374,15 @@ def submit_reclaim(
     version = get_version(session, team.template_name)
     params = {"team": team.slug, "now": _iso(now), "actor": actor, "batch": batch}
     job_id, created = jobs.submit(session, "reclaim", params, dedup=dedup, template_version_id=version.id)
+    if created:
+        jobs.enqueue_after_commit(session, job_id, send)
+    return job_id, created
+
+
+def submit_redistribute(session: Session, team_slug: str, now: dt.datetime, send: Send, *, actor: str = "system", dedup: str | None = None) -> tuple[int, bool]:
+    """A pass moving unavailable reps' open leads at ``now``; with ``dedup``, at most one job per key."""
+    team = get_team(session, team_slug)
+    job_id, created = jobs.submit(session, "redistribute", {"team": team.slug, "now": _iso(now), "actor": actor}, dedup=dedup)
     if created:
         jobs.enqueue_after_commit(session, job_id, send)
     return job_id, created
@@ -439,8 +473,10 @@ class Scheduled:
 
 def schedule_periodic(ws: Workspace, now: dt.datetime, send: Send) -> Scheduled:
     """Ask for this period's jobs for every team: a reclaim sweep per hour (when the template
-    reclaims), and period-end points for the period that just ended (when the template scores
-    ``period.ended``). Keys make them unique, so any number of schedulers may call this."""
+    reclaims), a pass moving unavailable reps' leads per hour (when the template has a
+    ``rep_unavailable`` trigger: leaves start without anyone pressing a button), and period-end
+    points for the period that just ended (when the template scores ``period.ended``). Keys make
+    them unique, so any number of schedulers may call this."""
     out = Scheduled()
     bucket = _bucket(now, SWEEP_EVERY)
     with session_scope(ws.sessions, write_lock=True) as session:
@@ -452,6 +488,8 @@ def schedule_periodic(ws: Workspace, now: dt.datetime, send: Send) -> Scheduled:
             asked: list[tuple[int, bool]] = []
             if template.reclaim is not None and template.reclaim.rules:
                 asked.append(submit_reclaim(session, team.slug, now, send, dedup=f"reclaim:{team.slug}:{bucket}"))
+            if any(t.on == "rep_unavailable" for t in template.triggers):
+                asked.append(submit_redistribute(session, team.slug, now, send, dedup=f"redistribute:{team.slug}:{bucket}"))
             if template.points is not None and any(rule.on == "period.ended" for rule in template.points.rules):
                 period, began = period_before(template.points.period, now, template.timezone)
                 created_at = team.created_at if team.created_at.tzinfo else team.created_at.replace(tzinfo=dt.timezone.utc)

@@ -27,7 +27,7 @@ class Job(Base):
     __table_args__ = (UniqueConstraint("dedup"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32), index=True)  # import | assign | reclaim | points_period
+    kind: Mapped[str] = mapped_column(String(32), index=True)  # import | assign | reclaim | points_period | redistribute
     dedup: Mapped[str | None] = mapped_column(String(200))
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | running | done | failed

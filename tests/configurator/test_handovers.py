@@ -572,3 +572,51 @@ def test_cli_update_handover_and_rep_availability(tmp_path: Path) -> None:
     assert trail[-1].startswith("2026-11-23T12:00:00+08:00 redistribute (v1, away) by lead-manager: Bo is unavailable; reassigned to Ann")
     assert "  phone: 13800000000" in fenpei(tmp_path, "leads", "show", "L2", "--rep", "r1").stdout.splitlines()
     assert fenpei(tmp_path, "handover", "list", "east", "--rep", "r1").stdout.splitlines()[0] == "3  lead L1  r2 → r1  to_fill, waiting for r2 (away)"
+
+
+def test_the_hourly_job_moves_leads_when_a_leave_starts_once_however_often_it_runs(sessions: sessionmaker[Session], db_url: str, tmp_path: Path) -> None:
+    from configurator import runners
+    from configurator.context import Workspace
+    from configurator.models import Job
+    from configurator.settings import Settings
+
+    setup_team(sessions, n_leads=4)  # r1: L0, L2; r2: L1, L3
+    tomorrow = LATER.date() + dt.timedelta(days=1)
+    with session_scope(sessions, write_lock=True) as s:
+        svc.add_leave(s, "r1", tomorrow, tomorrow + dt.timedelta(days=2), "manager", LATER, "annual leave")
+    ws = Workspace(Settings(instance=tmp_path, database_url=db_url, broker_url="sqlite:////dev/null", job_lease=30))
+    try:
+        morning = dt.datetime.combine(tomorrow, dt.time(8, 5), NOW.tzinfo)
+        first = runners.schedule_periodic(ws, morning, lambda _id: None)
+        again = runners.schedule_periodic(ws, morning + dt.timedelta(minutes=20), lambda _id: None)  # a second scheduler, same hour
+        with session_scope(sessions) as s:
+            kinds = {job_id: s.get(Job, job_id).kind for job_id in first.created}  # type: ignore[union-attr]
+        (job_id,) = [j for j, kind in kinds.items() if kind == "redistribute"]
+        assert job_id in again.existing and job_id not in again.created
+        assert runners.execute(ws, job_id, lease_seconds=30) == "done"
+        assert runners.execute(ws, job_id, lease_seconds=30) == "done"  # delivered twice: nothing more
+        with session_scope(sessions) as s:
+            job = s.get(Job, job_id)
+            assert job is not None and job.result is not None
+            assert (job.result["moved"], job.result["reps"], job.result["trigger"]) == (2, {"r1": "on_leave"}, "away")
+            owners = dict(s.execute(select(Lead.id, Lead.owner_id)).all())
+            assert owners["L0"] != "r1" and owners["L2"] != "r1" and (owners["L1"], owners["L3"]) == ("r2", "r2")
+            moves = s.scalars(select(AuditEvent).where(AuditEvent.action == "redistribute")).all()
+            assert sorted(a.lead_id for a in moves) == ["L0", "L2"] and all(a.job_id == job_id for a in moves)
+        later = runners.schedule_periodic(ws, morning + dt.timedelta(hours=1), lambda _id: None)
+        (next_job,) = [j for j in later.created if j != job_id and j not in first.created and j not in again.existing and _kind(sessions, j) == "redistribute"]
+        assert runners.execute(ws, next_job, lease_seconds=30) == "done"
+        with session_scope(sessions) as s:
+            nothing = s.get(Job, next_job)
+            assert nothing is not None and nothing.result is not None and nothing.result["moved"] == 0
+    finally:
+        ws.engine.dispose()
+
+
+def _kind(sessions: sessionmaker[Session], job_id: int) -> str:
+    from configurator.models import Job
+
+    with session_scope(sessions) as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        return job.kind
