@@ -42,6 +42,7 @@ from configurator.models import (
 from configurator.services import points as points_service
 from configurator.services.bulk import (
     Memo,
+    bulk_cache,
     collector_paused,
     dumps,
     insert_rows,
@@ -257,7 +258,7 @@ def assign_pending(
     """
     if limit is not None and limit < 1:
         raise _refuse("assign.limit", "the limit must be at least 1", "数量上限至少为 1")
-    with collector_paused():
+    with collector_paused(), bulk_cache(session):
         return _assign_batch(session, team, now, limit, actor, job_id, version)
 
 

@@ -63,7 +63,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 from configurator.db import session_scope
 from configurator.inputs import InputProblem, InputProblems, Table, read_table
 from configurator.models import ImportRowProblem, Job, Lead, Team, TemplateVersion
-from configurator.services.bulk import Memo, collector_paused, dumps, insert_rows
+from configurator.services.bulk import Memo, bulk_cache, collector_paused, dumps, insert_rows
 from configurator.services.exports import table_csv, table_xlsx
 from configurator.services.leads import dedup_key, grade_record, to_json
 from configurator.services.teams import get_team
@@ -593,7 +593,7 @@ def import_leads(
     go to the Job's report. ``job_id`` runs an earlier import job again (same file and options).
     ``on_progress(done, total)`` is called after every ``chunk_size`` rows.
     """
-    with collector_paused():
+    with collector_paused(), bulk_cache(session):
         return _import_leads(session, team, path, options, now, job_id, chunk_size, on_progress)
 
 
@@ -679,7 +679,7 @@ def run_import(
         for chunk in _chunks(prepared.table.rows, chunk_size):
             with collector_paused():
                 rows = [importer.check(line, cells) for line, cells in chunk]  # before taking the write lock
-            with collector_paused(), session_scope(sessions, write_lock=True) as session:
+            with collector_paused(), session_scope(sessions, write_lock=True) as session, bulk_cache(session):
                 _lock_team(session, team.id)
                 importer.resolve(session, rows)
                 result.stored += importer.store(session, rows)
