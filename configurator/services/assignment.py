@@ -9,14 +9,18 @@
    quotas and the rotation are exact whatever the number of workers;
 2. it reads the pending leads (state ``new``, oldest first) and the roster snapshot, and runs the
    engine once for the batch with explanations on;
-3. it applies everything set-based, in the same transaction: one conditional ``UPDATE`` of the
-   leads (executemany; a row whose state or revision changed meanwhile makes the whole batch roll
-   back with a :class:`ServiceError`, never half-applied), one bulk ``INSERT`` of audit rows with
-   the decision's trace and sentences in both languages, the new rotation state, and the
-   ``lead.assigned`` points entries (``INSERT … ON CONFLICT DO NOTHING`` on the idempotency key).
+3. it applies everything set-based, in the same transaction: the leads' conditional ``UPDATE``
+   (by revision; a row whose state or revision changed meanwhile makes the whole batch roll back
+   with a :class:`ServiceError`, never half-applied), one bulk ``INSERT`` of audit rows, each with
+   the decision's record (:class:`rule_engine.trace.Recorder`: the rows, reps and values its
+   explanation needs), the new rotation state, and the ``lead.assigned`` points entries
+   (``INSERT … ON CONFLICT DO NOTHING`` on the idempotency key). See "Writing a batch" below for
+   the statements each database gets.
 
 Services never commit: the caller's unit of work does. :func:`reassign` (a manager's override)
-takes the same lock, and :func:`explain_lead` reads a lead's audit trail back as sentences.
+takes the same lock, and :func:`explain_lead` reads a lead's audit trail back as sentences: an
+engine decision is rendered from its record and the template version the row names, in the
+reader's language (the sentences are not stored).
 """
 
 from __future__ import annotations

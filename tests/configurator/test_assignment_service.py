@@ -279,6 +279,53 @@ def test_a_lead_changed_meanwhile_rolls_back_the_whole_batch(sessions: sessionma
     assert run_batch(sessions).counts["assigned"] == 5
 
 
+def test_each_explanation_reads_back_as_the_engine_said_it(sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Caps, quotas, paused reps, the pool and escalation: every kind of sentence, each lead's
+    # rendered later from its audit row alone, must be the one the engine gave when it decided.
+    setup_team(sessions, routes=ROUTES * 4)
+    said: dict[str, dict[str, str]] = {}
+    real = svc.engine_assign
+
+    def listening(template: Any, *args: Any, **kw: Any) -> Any:
+        outcome = real(template, *args, **kw)
+        for d in outcome.decisions:
+            said[d.lead_id] = {lang: d.explain(template, lang) for lang in ("en", "zh")}
+        return outcome
+
+    monkeypatch.setattr(svc, "engine_assign", listening)
+    result = run_batch(sessions)
+    assert result.total == 28 and set(result.counts.values()) != {0} and len(said) == 28
+    with session_scope(sessions) as s:
+        for lead_id, sentences in said.items():
+            for lang, sentence in sentences.items():
+                (entry,) = svc.explain_lead(s, lead_id, lang)
+                assert entry.sentence == sentence, (lead_id, lang)
+    assert any("skipped" in x["en"] for x in said.values()) and any("跳过" in x["zh"] for x in said.values())
+
+
+def test_a_lead_that_cannot_be_evaluated_is_escalated_with_its_reason(sessions: sessionmaker[Session]) -> None:
+    # Two rows of a `unique` table both match "Acme Corp": the engine reports it for that lead only.
+    source = TEMPLATE.replace("load:", """segments:
+  - name: size_label
+    hit_policy: unique
+    rules:
+      - {when: 'len(company) > 3', output: long}
+      - {when: 'len(company) > 5', output: very_long}
+    default: short
+load:""", 1)
+    setup_team(sessions, source, routes=["rotate", "rotate"])
+    with session_scope(sessions) as s:
+        s.execute(update(Lead).where(Lead.id == "L1").values(fields={"company": "Acme Corp", "route": "rotate"}))
+    result = run_batch(sessions)
+    assert result.errors == ["L1"] and result.assigned == {"L0": "r1"}
+    with session_scope(sessions) as s:
+        lead = s.get(Lead, "L1")
+        assert lead is not None and (lead.state, lead.owner_id, lead.revision) == ("escalated", None, 1)
+        (entry,) = svc.explain_lead(s, "L1", "en")
+        assert entry.action == "escalate" and entry.sentence.startswith("could not evaluate: table 'size_label'")
+        assert svc.explain_lead(s, "L1", "zh")[0].sentence.startswith("无法评估")
+
+
 def test_reassign_with_a_reason_and_refusals(sessions: sessionmaker[Session]) -> None:
     setup_team(sessions, routes=["rotate", "rotate", "rotate", "pool", "rotate"])
     run_batch(sessions)  # L0 r1, L1 r2, L2 r3, L3 pool, L4 r1
