@@ -389,6 +389,14 @@ class _Reps(NamedTuple):
     reads: frozenset[str]
 
 
+class _Shape(NamedTuple):
+    """What records with the same parts have in common: their JSON but for the values, and the values' names."""
+
+    parts: tuple[_Part, ...]  # kept so that the ids in the key stay theirs
+    text: str
+    reads: list[str]
+
+
 class Recorder:
     """Decisions of one compiled template as compact JSON records, and records back as decisions.
 
@@ -412,6 +420,7 @@ class Recorder:
         self._parts: dict[tuple[Any, ...], _Part] = {}
         self._reps: dict[tuple[int, ...], _Reps] = {}
         self._heads: dict[tuple[Any, ...], str] = {}
+        self._shapes: dict[tuple[Any, ...], _Shape] = {}
         self._tables: dict[str, Table] | None = None
         self._conditions: dict[tuple[str, str], Any] | None = None
 
@@ -451,6 +460,7 @@ class Recorder:
             if len(self._parts) >= 4096:
                 self._parts.clear()
                 self._reps.clear()
+                self._shapes.clear()
             hit = self._parts[key] = build()._replace(shared=True)
         return hit
 
@@ -462,7 +472,7 @@ class Recorder:
 
         # Tables belong to the template, which the recorder keeps: their ids stay theirs. The
         # value's type is in the key because 1, 1.0 and True are equal keys but not equal JSON.
-        return self._shared(tuple((id(t), v, v.__class__, rows) for t, v, rows in hits), build)
+        return self._shared(tuple([(id(t), v, v.__class__, rows) for t, v, rows in hits]), build)
 
     def _policy(self, p: PolicyNote) -> _Part:
         """One policy's notes encoded, the names of its reps, and the lead values its sentence reads."""
@@ -555,9 +565,9 @@ class Recorder:
             return _dumps(self.record(decision))
         tables = self._tables_part(trace.tables)
         policies = [self._policy(p) for p in trace.policies]
-        reps = self._people(policies)
+        shape = self._shape(trace, tables, policies)
         L = decision.values
-        values = _dumps({n: _enc(L[n]) for n in self._values_read(trace, tables, reps) if n in L})
+        values = _dumps({n: _enc(L[n]) for n in shape.reads if n in L})
         fields = (decision.outcome, decision.owner, decision.policy, trace.weight, trace.weight.__class__, trace.weight_row, trace.otherwise)
         head = self._heads.get(fields)
         if head is None:
@@ -565,7 +575,21 @@ class Recorder:
                 self._heads.clear()
             text = _dumps({"outcome": fields[0], "owner": fields[1], "policy": fields[2], "weight": fields[3], "weight_row": fields[5], "otherwise": fields[6]})
             head = self._heads[fields] = text[:-1]
-        return f'{head},"reps":{reps.text},"values":{values},"tables":{tables.text},"policies":[{",".join(p.text for p in policies)}]}}'
+        return f"{head}{shape.text}{values}}}"
+
+    def _shape(self, trace: Trace, tables: _Part, policies: list[_Part]) -> _Shape:
+        """The JSON of a record's rep names, tables and policies, and the names of the lead values it keeps."""
+        key = (id(tables), trace.weight_row, *map(id, policies))
+        hit = self._shapes.get(key)
+        if hit is None:
+            reps = self._people(policies)
+            text = f',"reps":{reps.text},"tables":{tables.text},"policies":[{",".join(p.text for p in policies)}],"values":'
+            hit = _Shape((tables, *policies), text, self._values_read(trace, tables, reps))
+            if tables.shared and all(p.shared for p in policies):
+                if len(self._shapes) >= 4096:
+                    self._shapes.clear()
+                self._shapes[key] = hit
+        return hit
 
     # -- reading ---------------------------------------------------------------------------------
 
