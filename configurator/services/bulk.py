@@ -99,17 +99,21 @@ def stored(session: Session, column: Any, value: Any) -> Any:
 def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Insert ``rows`` (values in ``columns`` order, JSON columns as JSON text) in the session's transaction.
 
-    PostgreSQL: one COPY. SQLite: one executemany, date-times converted as SQLAlchemy stores them.
+    PostgreSQL: one COPY (with psycopg 3). SQLite: one executemany, date-times converted as SQLAlchemy stores them.
     No per-row work besides that, so the values must already be what the columns hold.
     """
     if not rows:
         return
     names = ", ".join(columns)
     if dialect_name(session) == "postgresql":
-        raw: Any = session.connection().connection.driver_connection  # psycopg's connection, in the session's transaction
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        raw: Any = session.connection().connection.driver_connection  # the driver's connection, in the session's transaction
+        if hasattr(raw, "pipeline"):  # psycopg 3: COPY
+            with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join("%s" for _ in columns)  # another driver: a plain executemany
+        session.connection().exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", [tuple(row) for row in rows])
         return
     dialect = session.get_bind().dialect
     processors = []
