@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from rule_engine._compile import Context, get, text
@@ -56,7 +57,17 @@ class ReclaimRule:
 
     def deadline(self, L: Mapping[str, Any]) -> dt.datetime | None:
         start = self.start(L)
-        return None if start is None else start + dt.timedelta(days=self.days)
+        return None if start is None else start + self.period
+
+    @cached_property
+    def period(self) -> dt.timedelta:
+        """From the clock's start to the deadline."""
+        return dt.timedelta(days=self.days)
+
+    @cached_property
+    def notice(self) -> dt.timedelta | None:
+        """From the reminder to the deadline (None: no reminder)."""
+        return None if self.remind_before_days is None else dt.timedelta(days=self.remind_before_days)
 
 
 @dataclass(frozen=True)
@@ -171,26 +182,40 @@ def evaluate_reclaim(
 
 
 def verdict_for(spec: ReclaimSpec | None, L: Mapping[str, Any], now: dt.datetime, owner: Mapping[str, Any] | None = None) -> ReclaimVerdict:
+    """The verdict for one owned lead at ``now``: the first rule whose deadline has passed reclaims
+    it; else the nearest deadline whose reminder is due reminds; else the nearest deadline is kept."""
     R = owner if owner is not None else {}
     lead_id, owner = str(L.get("id", "")), L.get("owner")
     if spec is None or not spec.rules:
         return ReclaimVerdict(lead_id, owner, "keep")
     if spec.protected is not None and spec.protected.fn(L, None):
         return ReclaimVerdict(lead_id, owner, "protected")
-    remind: ReclaimVerdict | None = None
-    upcoming: ReclaimVerdict | None = None
+    # The sweep calls this for every candidate: the start is read once per rule, and a verdict
+    # object is built only for the outcome.
+    remind: tuple[dt.datetime, ReclaimRule, dt.datetime] | None = None
+    upcoming: tuple[dt.datetime, ReclaimRule, dt.datetime] | None = None
     for rule in spec.rules:
-        deadline = rule.deadline(L)
-        if deadline is None or (rule.when is not None and not rule.when.fn(L, R)):
+        start = rule.start(L)
+        if start is None:
+            continue
+        deadline = start + rule.period
+        if rule.when is not None and not rule.when.fn(L, R):
             continue
         if deadline <= now:
-            return ReclaimVerdict(lead_id, owner, "reclaim", rule.name, deadline, rule.action, rule.notify, rule.start(L))
-        if rule.remind_before_days is not None and deadline - dt.timedelta(days=rule.remind_before_days) <= now:
-            if remind is None or deadline < remind.deadline:  # type: ignore[operator]
-                remind = ReclaimVerdict(lead_id, owner, "remind", rule.name, deadline, rule.action, rule.notify, rule.start(L))
-        elif upcoming is None or deadline < upcoming.deadline:  # type: ignore[operator]
-            upcoming = ReclaimVerdict(lead_id, owner, "keep", rule.name, deadline, None, (), rule.start(L))
-    return remind or upcoming or ReclaimVerdict(lead_id, owner, "keep")
+            return ReclaimVerdict(lead_id, owner, "reclaim", rule.name, deadline, rule.action, rule.notify, start)
+        notice = rule.notice
+        if notice is not None and deadline - notice <= now:
+            if remind is None or deadline < remind[0]:
+                remind = (deadline, rule, start)
+        elif upcoming is None or deadline < upcoming[0]:
+            upcoming = (deadline, rule, start)
+    if remind is not None:
+        deadline, rule, start = remind
+        return ReclaimVerdict(lead_id, owner, "remind", rule.name, deadline, rule.action, rule.notify, start)
+    if upcoming is not None:
+        deadline, rule, start = upcoming
+        return ReclaimVerdict(lead_id, owner, "keep", rule.name, deadline, None, (), start)
+    return ReclaimVerdict(lead_id, owner, "keep")
 
 
 @dataclass(frozen=True)

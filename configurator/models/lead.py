@@ -19,6 +19,9 @@ class Lead(Base):
         UniqueConstraint("team_id", "dedup_key"),
         Index("ix_leads_team_owner", "team_id", "owner_id"),
         Index("ix_leads_team_assigned", "team_id", "assigned_at"),
+        # A team's leads in one state in id order: the reclaim sweep's keyset batches (and pool
+        # listings) walk it instead of sorting every owned lead for every batch.
+        Index("ix_leads_team_state_id", "team_id", "state", "id"),
         # One lead per imported row content and team: a re-run of an import stores nothing twice.
         Index("ux_leads_team_import_hash", "team_id", "import_hash", unique=True),
     )
