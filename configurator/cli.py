@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import getpass
 import json
 import os
 import sys
@@ -146,6 +147,49 @@ def _group(name: str, help_text: str) -> click.Group:
     group = click.Group(name, help=help_text)
     main.add_command(group)
     return group
+
+
+def _actor(value: str | None) -> str:
+    """Who runs a verb, for the audit trail: ``--actor``, else ``FENPEI_ACTOR``, else the user name."""
+    if value:
+        return value
+    env = os.environ.get("FENPEI_ACTOR")
+    if env:
+        return env
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "cli"
+
+
+def _pairs(values: Sequence[str], lang: str, option: str | None = None) -> dict[str, str]:
+    """``NAME=VALUE`` arguments (an empty VALUE clears a field); exit 1 listing every malformed or repeated one."""
+    raw: dict[str, str] = {}
+    problems = []
+    where = f"{option}: " if option else ""
+    for item in values:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            problems.append(_t(lang, f"{where}{item!r} is not NAME=VALUE", f"{where}{item!r} 不是 NAME=VALUE 的形式"))
+        elif name in raw:
+            problems.append(_t(lang, f"{name}: given twice", f"{name}:重复给出"))
+        else:
+            raw[name] = value
+    if problems:
+        _fail("\n".join(problems))
+    return raw
+
+
+def _mapping(values: Sequence[str]) -> dict[str, str]:
+    """``COLUMN=FIELD`` pairs; the last ``=`` separates them, so a column name may contain one."""
+    out: dict[str, str] = {}
+    for value in values:
+        column, sep, target = value.rpartition("=")
+        if not sep or not column.strip() or not target.strip():
+            raise click.BadParameter(f"{value!r} is not COLUMN=FIELD", param_hint="--map")
+        out[column.strip()] = target.strip()
+    return out
 
 
 @main.command("init")

@@ -8,15 +8,13 @@ refused request or bad input as a message and exits 1, never with a traceback.
 
 from __future__ import annotations
 
-import getpass
-import os
 import re
 from dataclasses import replace
 from typing import Any
 
 import click
 
-from configurator.cli import _fail, _fenpei_errors, _group, _parse_now, _t, _unit, main
+from configurator.cli import _actor, _fail, _fenpei_errors, _group, _pairs, _parse_now, _t, _unit, main
 from configurator.inputs import InputProblems, read_reps_csv
 from configurator.models import Lead, Team
 from configurator.services import assignment as assignment_service
@@ -36,18 +34,6 @@ __all__ = ["ASSIGN_BATCH"]
 ASSIGN_BATCH = 10_000
 
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-
-
-def _actor(value: str | None) -> str:
-    if value:
-        return value
-    env = os.environ.get("FENPEI_ACTOR")
-    if env:
-        return env
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "cli"
 
 
 team_group = _group("team", "Create and inspect teams.")
@@ -91,23 +77,6 @@ def reps_import(ctx: click.Context, team: str, file: str) -> None:
     click.echo(_t(lang, f"{team}: {created} reps created, {updated} updated", f"{team}:新增 {created} 位销售,更新 {updated} 位"))
 
 
-def _fields(values: tuple[str, ...], lang: str) -> dict[str, str]:
-    raw: dict[str, str] = {}
-    problems = []
-    for item in values:
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            problems.append(_t(lang, f"--field: {item!r} is not NAME=VALUE", f"--field:{item!r} 不是 NAME=VALUE 的形式"))
-        elif name in raw:
-            problems.append(_t(lang, f"{name}: given twice", f"{name}:重复给出"))
-        else:
-            raw[name] = value
-    if problems:
-        _fail("\n".join(problems))
-    return raw
-
-
 @leads_group.command("add")
 @click.argument("team")
 @click.option("--field", "field_values", multiple=True, metavar="NAME=VALUE", help="A field value; repeat for each field.")
@@ -118,7 +87,7 @@ def leads_add(ctx: click.Context, team: str, field_values: tuple[str, ...], now_
     """Add one lead to TEAM: validated against the template's fields, graded, waiting for assignment."""
     lang = ctx.obj["lang"]
     now = _parse_now(now_text, lang)
-    raw = _fields(field_values, lang)
+    raw = _pairs(field_values, lang, "--field")
     with _unit() as session:
         team_row = teams_service.get_team(session, team)
         version = templates_service.get_version(session, team_row.template_name)

@@ -9,13 +9,11 @@ Like every verb, a refused request or bad input is a message and exit 1, never a
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
-import os
 
 import click
 
-from configurator.cli import _fail, _fenpei_errors, _group, _parse_now, _t, _unit
+from configurator.cli import _actor, _fail, _fenpei_errors, _group, _pairs, _parse_now, _t, _unit
 from configurator.services import changes as changes_service
 from configurator.services import handovers as handovers_service
 from configurator.services import teams as teams_service
@@ -29,36 +27,6 @@ handover_group = _group("handover", "Handover checklists: list, fill, acknowledg
 
 _NOW_HELP = "The clock, ISO 8601 with offset (default: the current time)."
 _ACTOR_HELP = "Who does it, for the audit trail (default: FENPEI_ACTOR or the user name)."
-
-
-def _who(value: str | None) -> str:
-    if value:
-        return value
-    env = os.environ.get("FENPEI_ACTOR")
-    if env:
-        return env
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "cli"
-
-
-def _pairs(values: tuple[str, ...], lang: str) -> dict[str, str]:
-    """``NAME=VALUE`` arguments; an empty VALUE clears the field."""
-    raw: dict[str, str] = {}
-    problems = []
-    for item in values:
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            problems.append(_t(lang, f"{item!r} is not NAME=VALUE", f"{item!r} 不是 NAME=VALUE 的形式"))
-        elif name in raw:
-            problems.append(_t(lang, f"{name}: given twice", f"{name}:重复给出"))
-        else:
-            raw[name] = value
-    if problems:
-        _fail("\n".join(problems))
-    return raw
 
 
 def _input_problems(exc: InputError, lang: str) -> str:
@@ -92,7 +60,7 @@ def leads_update(ctx: click.Context, lead: str, values: tuple[str, ...], expecte
     raw = _pairs(values, lang)
     with _unit() as session:
         try:
-            done = changes_service.update_lead(session, lead, raw, _who(actor), now, expected_revision=expected, text=True)
+            done = changes_service.update_lead(session, lead, raw, _actor(actor), now, expected_revision=expected, text=True)
         except InputError as exc:
             _fail(_input_problems(exc, lang))
     if not done.changed:
@@ -252,7 +220,7 @@ def _status_command(name: str, status: str, help_text: str, done_en: str, done_z
         lang = ctx.obj["lang"]
         now = _parse_now(now_text, lang)
         with _unit() as session:
-            change = changes_service.set_rep_status(session, rep, status, _who(actor), now, reason)
+            change = changes_service.set_rep_status(session, rep, status, _actor(actor), now, reason)
         if change.changed:
             click.echo(_t(lang, f"{rep} {done_en}", f"{rep} {done_zh}"))
         else:
@@ -280,7 +248,7 @@ def reps_leave(ctx: click.Context, rep: str, start_text: str, end_text: str, rea
     now = _parse_now(now_text, lang)
     start, end = _date(start_text, "--from", lang), _date(end_text, "--to", lang)
     with _unit() as session:
-        change = changes_service.add_leave(session, rep, start, end, _who(actor), now, reason)
+        change = changes_service.add_leave(session, rep, start, end, _actor(actor), now, reason)
     click.echo(_t(lang, f"{rep}: leave recorded from {start} to {end}", f"{rep}:已登记 {start} 至 {end} 的休假"))
     if change.redistribution is None:
         click.echo(_t(lang, "  it has not started: the leads move the day it starts (periodic redistribution)", "  休假尚未开始:开始当天由定时任务重新分配线索"))
@@ -298,7 +266,7 @@ def reps_redistribute(ctx: click.Context, team: str, now_text: str | None, actor
     lang = ctx.obj["lang"]
     now = _parse_now(now_text, lang)
     with _unit() as session:
-        result = changes_service.redistribute_unavailable(session, teams_service.get_team(session, team), now, actor=_who(actor))
+        result = changes_service.redistribute_unavailable(session, teams_service.get_team(session, team), now, actor=_actor(actor))
     if result.trigger is None:
         click.echo(_t(lang, f"{team}: the template has no rep_unavailable trigger; nothing to do", f"{team}:模板没有 rep_unavailable 触发器,无需处理"))
         return

@@ -25,9 +25,7 @@ import click
 
 from configurator import jobs as jobs_service
 from configurator import runners
-from configurator.cli import _fail, _fenpei_errors, _group, _parse_now, _t, _unit, _workspace, main
-from configurator.cli_assign import _actor
-from configurator.cli_leads import _mapping
+from configurator.cli import _actor, _fail, _fenpei_errors, _group, _mapping, _parse_now, _t, _unit, _workspace, main
 from configurator.inputs import InputProblems
 from configurator.services import imports as imports_service
 from configurator.tasks import FenpeiCelery, broker_kind, make_celery, recover

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from configurator.cli import _fail, _fenpei_errors, _group, _t, _unit, _workspace
+from configurator.cli import _fail, _fenpei_errors, _group, _mapping, _t, _unit, _workspace
 from configurator.inputs import InputProblems
 from configurator.services import exports as exports_service
 from configurator.services import imports as imports_service
@@ -28,17 +28,6 @@ SHOWN_PROBLEMS = 20
 
 
 leads_group = _group("leads", "Add, import and export leads.")
-
-
-def _mapping(values: tuple[str, ...]) -> dict[str, str]:
-    """``COLUMN=FIELD`` pairs; the last ``=`` separates them, so a column name may contain one."""
-    out: dict[str, str] = {}
-    for value in values:
-        column, sep, target = value.rpartition("=")
-        if not sep or not column.strip() or not target.strip():
-            raise click.BadParameter(f"{value!r} is not COLUMN=FIELD", param_hint="--map")
-        out[column.strip()] = target.strip()
-    return out
 
 
 def _report_format(path: str | None) -> str | None:

@@ -14,8 +14,7 @@ from typing import Any
 
 import click
 
-from configurator.cli import _fail, _fenpei_errors, _group, _parse_now, _t, _unit, _workspace, main
-from configurator.cli_assign import _actor, _fields
+from configurator.cli import _actor, _fail, _fenpei_errors, _group, _pairs, _parse_now, _t, _unit, _workspace, main
 from configurator.services import points as points_service
 from configurator.services import pool as pool_service
 from configurator.services import teams as teams_service
@@ -42,7 +41,7 @@ def followup_cmd(ctx: click.Context, lead: str, rep: str, field_values: tuple[st
     lang = ctx.obj["lang"]
     now = _parse_now(now_text, lang)
     at = _parse_now(at_text, lang) if at_text else None
-    raw = _fields(field_values, lang)
+    raw = _pairs(field_values, lang, "--field")
     with _unit() as session:
         try:
             done = pool_service.log_followup(session, lead, rep, raw, now, at=at, text=True)
