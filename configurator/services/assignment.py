@@ -43,6 +43,7 @@ from configurator.models import (
     Team,
     TemplateVersion,
 )
+from configurator.services import handovers as handovers_service
 from configurator.services import points as points_service
 from configurator.services.bulk import (
     Memo,
@@ -525,11 +526,21 @@ def reassign(
             is_open=grade.is_open,
             template_version_id=version.id,
             revision=leads.c.revision + 1,
+            # a new ownership starts its own follow-up clock (the history stays in followups)
+            first_followup_at=None,
+            last_followup_at=None,
+            followup_count=0,
+            reminded_at=None,
         )
     )
     matched = cast("CursorResult[Any]", session.execute(change)).rowcount
     if matched != 1:
         raise _changed(lead_id)
+    # The previous owner hands the lead over (the template's checklist); an open handover of an
+    # earlier move is cancelled. The lead stays locked for the new owner until acknowledged.
+    opened = handovers_service.transfer(session, template, version, [handovers_service.Transfer(lead_id, previous, to_rep_id, previous is not None, None, reason)], now)
+    locked, _ = opened[lead_id]
+    session.execute(update(leads).where(leads.c.id == lead_id).values(locked=locked))
     names: dict[str, str] = {rid: name for rid, name in session.execute(select(Rep.id, Rep.name).where(Rep.id.in_([to_rep_id] + ([previous] if previous else []))))}
     to_name = names.get(to_rep_id) or to_rep_id
     from_name = (names.get(previous) or previous) if previous else None

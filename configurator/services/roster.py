@@ -33,8 +33,9 @@ from rule_engine.points import period_key
 
 __all__ = ["COUNTED_ACTIONS", "day_bounds", "snapshot", "utc", "week_bounds"]
 
-# Audit actions that give a rep a lead: they count toward the daily and weekly quotas.
-COUNTED_ACTIONS = ("assign", "reassign", "claim")
+# Audit actions that give a rep a lead (also when a rep's leads are redistributed): they count toward
+# the daily and weekly quotas.
+COUNTED_ACTIONS = ("assign", "reassign", "claim", "redistribute")
 
 
 def utc(moment: dt.datetime) -> dt.datetime:

@@ -281,8 +281,10 @@ def test_a_senior_owner_who_still_qualifies_keeps_the_lead(sessions: sessionmake
     assert done.applied is None and done.handover_id is None and done.owner == "r4"
     assert [(o.trigger, o.action) for o in done.outcomes] == [("upgrade", "keep")]
     row = lead(sessions, "L0")
-    assert (row.owner_id, row.locked, row.outputs) == ("r4", False, {"tier": "A"})
+    # the manager's reassignment opened a handover from r1: the lead stays locked for r4 until acknowledged
+    assert (row.owner_id, row.locked, row.outputs) == ("r4", True, {"tier": "A"})
     with session_scope(sessions) as s:
+        assert [(h.from_rep_id, h.to_rep_id, h.status, h.reason) for h in s.scalars(select(Handover))] == [("r1", "r4", "to_fill", "knows the client")]
         audit = s.scalars(select(AuditEvent).where(AuditEvent.lead_id == "L0", AuditEvent.action == "update")).one()
         assert audit.explanation is not None and "trigger upgrade: tier changed from C to A; Di still qualifies for policy key" in audit.explanation["en"]
 

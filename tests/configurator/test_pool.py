@@ -361,3 +361,16 @@ def test_cli_followup_reclaim_pool_and_points(tmp_path: Path) -> None:
     assert "2 period-end entries written" in fenpei(tmp_path, "points", "close", "east", "--period", "2026-11", "--now", "2026-12-01T00:10:00+08:00").stdout
     assert "0 period-end entries written" in fenpei(tmp_path, "points", "close", "east", "--period", "2026-11", "--now", "2026-12-01T00:10:00+08:00").stdout
     assert "not a month period" in fenpei(tmp_path, "points", "close", "east", "--period", "2026-13").stdout
+
+
+def test_a_managers_reassignment_starts_the_new_owners_clock(sessions: sessionmaker[Session]) -> None:
+    setup(sessions, ["B"])
+    followup(sessions, "L0", "r1", T0 + DAY)
+    with session_scope(sessions, write_lock=True) as s:
+        assign_svc.reassign(s, "L0", "r3", "r3 speaks the customer's dialect", "m1", T0 + 2 * DAY)
+    with session_scope(sessions) as s:
+        lead = s.get(Lead, "L0")
+        assert lead is not None and (lead.owner_id, lead.followup_count, lead.last_followup_at) == ("r3", 0, None)
+    # no first follow-up by r3 within 3 days of *its* assignment: due at T0 + 5 days, not T0 + 3
+    assert sweep(sessions, T0 + 4 * DAY).reclaimed == []
+    assert [r["owner"] for r in sweep(sessions, T0 + 5 * DAY + dt.timedelta(minutes=1)).reclaimed] == ["r3"]
