@@ -702,11 +702,15 @@ def run_import(
 
 
 def _mark_failed(sessions: sessionmaker[Session], job_id: int, exc: BaseException) -> None:
-    """Best effort: record why a chunked import stopped (a killed process leaves it ``running``)."""
+    """Best effort: record why a chunked import run in the foreground stopped (a killed process
+    leaves it ``running``). A job a worker holds (``lease_owner``) is left to the worker's own
+    bookkeeping: if another worker took it over meanwhile, it must not be marked failed under it."""
     try:
         with session_scope(sessions) as session:
             session.execute(
-                update(Job).where(Job.id == job_id).values(status="failed", error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=dt.datetime.now(dt.timezone.utc))
+                update(Job)
+                .where(Job.id == job_id, Job.status == "running", Job.lease_owner.is_(None))
+                .values(status="failed", error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=dt.datetime.now(dt.timezone.utc))
             )
     except Exception:  # the database may be what failed; the original error is the one to raise
         pass
