@@ -21,17 +21,12 @@ from configurator.services import assignment as assignment_service
 from configurator.services import leads as leads_service
 from configurator.services import teams as teams_service
 from configurator.services import templates as templates_service
+from configurator.services.assignment import ASSIGN_BATCH
 from rule_engine import InputError
 from rule_engine.errors import closest
 
-__all__ = ["ASSIGN_BATCH"]
+__all__ = ["ASSIGN_BATCH"]  # re-exported from the assignment service
 
-# Leads per transaction when `fenpei assign` runs without --limit: each batch commits on its own,
-# so a long run keeps its progress and other writers get turns. Each batch first finds the oldest
-# pending leads (a sort of all of them) and the roster's figures, which at 100,000 pending leads
-# costs about as much as assigning a few thousand: batches of 500 spent most of their time there.
-# 10,000 leads take about a second to assign and write.
-ASSIGN_BATCH = 10_000
 
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 

@@ -43,6 +43,7 @@ from configurator.inputs import InputProblems, read_table
 from configurator.models import Job, Lead, Team, TemplateVersion
 from configurator.services import assignment as assignment_service
 from configurator.services import imports as imports_service
+from configurator.services.assignment import ASSIGN_BATCH
 from configurator.services.teams import get_team
 from configurator.services.templates import ServiceError, compiled, current_version, get_version
 from rule_engine import Problem
@@ -69,8 +70,6 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[int], None]
 
-# Leads per transaction in an assignment job (each batch commits on its own and records progress).
-ASSIGN_BATCH = 500
 # One reclaim sweep per team per hour, however many schedulers ask.
 SWEEP_EVERY = dt.timedelta(hours=1)
 # A batch whose leads changed under it rolls back whole; it is tried again this many times.

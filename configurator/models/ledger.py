@@ -52,5 +52,5 @@ class AuditEvent(Base):
     rule: Mapped[str | None] = mapped_column(String(64))  # the policy, reclaim rule or trigger that decided
     template_version_id: Mapped[int | None] = mapped_column(ForeignKey("template_versions.id"))
     reason: Mapped[str | None] = mapped_column(Text)
-    explanation: Mapped[dict[str, Any] | None] = mapped_column()  # the decision's trace and sentences
+    explanation: Mapped[dict[str, Any] | None] = mapped_column()  # the decision record (rendered into sentences when read) or, for manual changes, the sentences
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))

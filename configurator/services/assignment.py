@@ -65,7 +65,14 @@ from rule_engine.conditions import NOW_KEY
 from rule_engine.errors import closest
 from rule_engine.trace import Recorder, render
 
-__all__ = ["AssignResult", "TrailEntry", "assign_pending", "explain_lead", "lock_rotation", "reassign"]
+__all__ = ["ASSIGN_BATCH", "AssignResult", "TrailEntry", "assign_pending", "audit_explanation", "explain_lead", "lock_rotation", "reassign"]
+
+# Leads per transaction when a run assigns every pending lead (`fenpei assign`, assignment jobs):
+# each batch commits on its own, so a long run keeps its progress and other writers get turns.
+# Each batch first finds the oldest pending leads (a sort of all of them) and the roster's figures,
+# which at 100,000 pending leads costs about as much as assigning a few thousand: batches of 500
+# spent most of their time there. 10,000 leads take about a second to assign and write.
+ASSIGN_BATCH = 10_000
 
 # Audit action per engine outcome ("error": the engine could not evaluate the lead; a manager decides).
 # The tables, typed as Core tables for set-based statements (executemany), bypassing the ORM.
@@ -202,7 +209,7 @@ _PENDING_COLUMNS = (
 )
 
 
-def _explanation(template: CompiledTemplate, d: Decision, recorder: Recorder | None = None) -> dict[str, Any]:
+def audit_explanation(template: CompiledTemplate, d: Decision, recorder: Recorder | None = None) -> dict[str, Any]:
     """The audit explanation of an engine decision: its record (see :class:`rule_engine.trace.Recorder`).
 
     The sentences are not stored: :func:`explain_lead` renders them from the record and the
@@ -300,10 +307,10 @@ def _assign_batch(session: Session, team: Team, now: dt.datetime, limit: int | N
         if d.error is None:
             lean = owner is None and row.owner_id is None and row.assigned_at is None and row.template_version_id == version.id
             changes.append(_Change(lead_id, row.revision, owner, _STATES[kind], d.weight, outputs_json(d.outputs), counts(d.values), row.slot if sqlite else 0, lean))
-            explanation = f'{{"decision":{recorder.record_json(d)}}}'  # the same as _explanation(), serialised
+            explanation = f'{{"decision":{recorder.record_json(d)}}}'  # the same as audit_explanation(), serialised
         else:
             batch.failed.append((lead_id, row.revision))
-            explanation = dumps(_explanation(template, d, recorder))
+            explanation = dumps(audit_explanation(template, d, recorder))
         audit.append((_ACTIONS[kind], lead_id, owner, d.policy, explanation))
         if owner is not None:
             result.assigned[lead_id] = owner

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from configurator.db import session_scope
 from configurator.models import AuditEvent, FollowUp, Lead, Notification, PoolClaim, Rep, Team, TemplateVersion
 from configurator.services import points as points_service
-from configurator.services.assignment import lock_rotation
+from configurator.services.assignment import audit_explanation, lock_rotation
 from configurator.services.bulk import bulk_cache, collector_paused
 from configurator.services.dialect import dialect_name, insert_ignoring
 from configurator.services.leads import grade_record, record_of, to_json
@@ -599,7 +599,6 @@ def _reoffer(
     events: list[Event],
 ) -> None:
     """Run the policies again for reclaimed leads whose rule says ``reassign``, never back to the previous owner."""
-    from configurator.services.assignment import _explanation  # the same audit explanation as assignment
 
     rotation = lock_rotation(session, team)
     roster = snapshot(session, team, template, now)  # loads without the reclaimed leads
@@ -637,7 +636,7 @@ def _reoffer(
                     "rule": d.policy,
                     "template_version_id": version.id,
                     "reason": "re-offered after reclaim",
-                    "explanation": _explanation(template, d),
+                    "explanation": audit_explanation(template, d),
                     "job_id": job_id,
                 }
             )
