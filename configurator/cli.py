@@ -73,6 +73,12 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+        except BrokenPipeError:
+            # The reader went away (`fenpei … | head`): stop quietly, as other commands do; point
+            # stdout at /dev/null so the interpreter's final flush does not fail again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(141)
         except Exception as exc:  # the last line of defence: a message, not a traceback
             click.echo(f"fenpei: internal error: {type(exc).__name__}: {exc}", err=True)
             click.echo("fenpei: this is a bug; please report it with the command you ran", err=True)

@@ -147,7 +147,7 @@ class ReclaimVerdict:
         zh = lang.startswith("zh")
         rule = next((r for r in template.reclaim.rules if r.name == self.rule), None) if template.reclaim else None
         title = rule.title.get(lang) if rule else ""
-        when = format_value(self.deadline) if self.deadline else ""
+        when = format_value(self.deadline.astimezone(template.timezone)) if self.deadline else ""  # in the team's timezone
         if self.action == "reclaim":
             then = ("回到公海" if self.then == "pool" else "重新分配") if zh else ("back to the pool" if self.then == "pool" else "reassigned")
             return f"按规则 {self.rule}({title})回收:期限 {when} 已过,{then}" if zh else f"reclaimed by rule {self.rule} ({title}): deadline {when} passed; {then}"

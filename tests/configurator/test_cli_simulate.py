@@ -411,3 +411,28 @@ def test_missing_template_and_reps(fenpei: Any, tmp_path: Path) -> None:
     (tmp_path / "leads.csv").write_text(csv_text(LEADS[:3]), encoding="utf-8")
     result = fenpei("simulate", TEMPLATE, "--leads", "leads.csv", "--reps", "nope.csv", "--now", NOW, cwd=tmp_path)
     assert [(p["file"], p["line"]) for p in result.input_problems()] == [("nope.csv", "1")], result
+
+
+def test_a_reader_that_stops_early_is_not_an_error() -> None:
+    """``fenpei simulate … --json | head -1``: the closed pipe ends the command quietly (status 141)."""
+    import os
+    import subprocess
+
+    from tests.configurator.conftest import fenpei_command
+
+    sample = ROOT / "examples" / "b2b_software"
+    env = dict(os.environ, FENPEI_LANG="en")
+    with subprocess.Popen(
+        [*fenpei_command(), "simulate", str(ROOT / "templates" / "b2b_software.yaml"), "--leads", str(sample / "leads.csv"), "--reps", str(sample / "reps.csv"), "--now", "2026-11-23T09:00:00+08:00", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=ROOT,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        code = proc.wait(timeout=60)
+    assert json.loads(first)["id"]
+    assert code == 141 and "internal error" not in err and "Traceback" not in err, (code, err)

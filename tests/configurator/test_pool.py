@@ -168,7 +168,7 @@ def test_sweep_reminds_then_reclaims_notifies_and_audits_once(sessions: sessionm
         assert [(n.kind, n.recipient, n.role, n.lead_id) for n in notes] == [
             ("remind", "r1", "owner", "L0"), ("remind", "m1", "manager", "L0"), ("remind", "r3", "owner", "L2"), ("remind", "m2", "manager", "L2"),
         ]
-        assert "reclaims at 2026-11-26" in notes[0].message_en and "回收期限" in notes[0].message_zh
+        assert "reclaims at 2026-11-26T09:00+08:00" in notes[0].message_en and "回收期限" in notes[0].message_zh  # in the team's timezone
 
     done = sweep(sessions, T0 + 3 * DAY + dt.timedelta(minutes=1))
     assert [(r["lead"], r["owner"], r["rule"], r["then"]) for r in done.reclaimed] == [("L0", "r1", "no_first_followup", "pool"), ("L2", "r3", "no_first_followup", "pool")]
