@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import CursorResult, Table, insert, literal_column, select, text, update
+from sqlalchemy import CursorResult, Table, literal_column, select, text, update
 from sqlalchemy.orm import Session
 
 from configurator.models import (
@@ -43,6 +43,7 @@ from configurator.models import (
     Team,
     TemplateVersion,
 )
+from configurator.services import audit
 from configurator.services import handovers as handovers_service
 from configurator.services import points as points_service
 from configurator.services.bulk import (
@@ -553,21 +554,7 @@ def reassign(
     from_name = (names.get(previous) or previous) if previous else None
     en = f"reassigned by {actor} from {from_name} to {to_name}: {reason}" if from_name else f"assigned by {actor} to {to_name}: {reason}"
     zh = f"{actor} 将线索从 {from_name} 改派给 {to_name}:{reason}" if from_name else f"{actor} 将线索分配给 {to_name}:{reason}"
-    session.execute(
-        insert(AUDIT).values(
-            at=now_utc,
-            team_id=team.id,
-            actor=actor,
-            action="reassign",
-            lead_id=lead_id,
-            from_rep_id=previous,
-            to_rep_id=to_rep_id,
-            rule=None,
-            template_version_id=version.id,
-            reason=reason,
-            explanation={"trace": None, "en": en, "zh": zh},
-        )
-    )
+    audit.record(session, at=now_utc, team_id=team.id, actor=actor, action="reassign", lead_id=lead_id, from_rep=previous, to_rep=to_rep_id, version_id=version.id, reason=reason, en=en, zh=zh)
     session.expire(lead)
     return lead
 

@@ -37,6 +37,7 @@ from configurator.models import (
     Team,
     TemplateVersion,
 )
+from configurator.services import audit
 from configurator.services import handovers as handovers_service
 from configurator.services import points as points_service
 from configurator.services.assignment import lock_rotation
@@ -412,20 +413,9 @@ def update_lead(
     for o in kept:
         en += f"; trigger {o.trigger}: {o.explain('en')}"
         zh += f";触发器 {o.trigger}:{o.explain('zh')}"
-    session.execute(
-        insert(AUDIT).values(
-            at=now_utc,
-            team_id=team.id,
-            actor=actor,
-            action="update",
-            lead_id=lead_id,
-            from_rep_id=None,
-            to_rep_id=None,
-            rule=None,
-            template_version_id=version.id,
-            reason=None,
-            explanation={"trace": None, "en": en, "zh": zh, "changes": {k: list(v) for k, v in diff.items()}, "grades": {k: list(v) for k, v in grades.items()}},
-        )
+    audit.record(
+        session, at=now_utc, team_id=team.id, actor=actor, action="update", lead_id=lead_id, version_id=version.id, en=en, zh=zh,
+        changes={k: list(v) for k, v in diff.items()}, grades={k: list(v) for k, v in grades.items()},
     )
 
     # Points: the stage the owner moved the lead to (scored before any trigger moves it on).

@@ -433,6 +433,18 @@ def _audit(session: Session, lead: Lead, h: Handover, action: str, actor: str, n
     )
 
 
+def _lead_and_version(session: Session, h: Handover) -> tuple[Lead, TemplateVersion]:
+    """The handover's lead, and the template version it was opened on (else the team's current one)."""
+    lead = session.get(Lead, h.lead_id)
+    assert lead is not None  # a foreign key
+    version = session.get(TemplateVersion, h.template_version_id) if h.template_version_id is not None else None
+    if version is None:
+        team = session.get(Team, lead.team_id)
+        assert team is not None
+        version = get_version(session, team.template_name)
+    return lead, version
+
+
 def fill_handover(session: Session, handover_id: int, rep_id: str, answers: Mapping[str, Any], now: dt.datetime, *, text: bool = False) -> HandoverView:
     """The previous owner ``rep_id`` fills the checklist of handover ``handover_id``.
 
@@ -454,13 +466,7 @@ def fill_handover(session: Session, handover_id: int, rep_id: str, answers: Mapp
         )
     if h.status != "to_fill":
         raise _wrong_state(h, "to_fill")
-    lead = session.get(Lead, h.lead_id)
-    assert lead is not None  # a foreign key
-    version = session.get(TemplateVersion, h.template_version_id) if h.template_version_id is not None else None
-    if version is None:
-        team = session.get(Team, lead.team_id)
-        assert team is not None
-        version = get_version(session, team.template_name)
+    lead, version = _lead_and_version(session, h)
     template = compiled(version)
     form = template.forms.get(str((h.checklist or {}).get("form"))) or checklist_form(template)
     if form is None:
@@ -509,13 +515,7 @@ def acknowledge_handover(session: Session, handover_id: int, rep_id: str, now: d
         )
     if h.status != "to_ack":
         raise _wrong_state(h, "to_ack")
-    lead = session.get(Lead, h.lead_id)
-    assert lead is not None  # a foreign key
-    version = session.get(TemplateVersion, h.template_version_id) if h.template_version_id is not None else None
-    if version is None:
-        team = session.get(Team, lead.team_id)
-        assert team is not None
-        version = get_version(session, team.template_name)
+    lead, version = _lead_and_version(session, h)
     savepoint = session.begin_nested()
     try:
         h_table, leads = HANDOVERS, LEADS

@@ -20,7 +20,8 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
-from configurator.models import AuditEvent, PointEntry, Rep, Team, TemplateVersion
+from configurator.models import PointEntry, Rep, Team, TemplateVersion
+from configurator.services import audit
 from configurator.services.dialect import insert_ignoring
 from configurator.services.roster import snapshot, utc
 from configurator.services.templates import ServiceError, compiled, get_version
@@ -163,24 +164,19 @@ def reverse(session: Session, entry_id: int, reason: str, actor: str, now: dt.da
     )
     session.add(entry)
     session.flush()
-    session.add(
-        AuditEvent(
-            at=now_utc,
-            team_id=original.team_id,
-            actor=actor,
-            action="points.reverse",
-            lead_id=original.lead_id,
-            from_rep_id=original.rep_id,
-            to_rep_id=None,
-            rule=original.rule,
-            template_version_id=original.template_version_id,
-            reason=reason,
-            explanation={
-                "trace": None,
-                "en": f"{actor} reversed {original.amount:f} points of {original.rep_id} (entry {original.id}, rule {original.rule}): {reason}",
-                "zh": f"{actor} 冲销了 {original.rep_id} 的 {original.amount:f} 分(记录 {original.id},规则 {original.rule}):{reason}",
-            },
-        )
+    audit.record(
+        session,
+        at=now_utc,
+        team_id=original.team_id,
+        actor=actor,
+        action="points.reverse",
+        lead_id=original.lead_id,
+        from_rep=original.rep_id,
+        rule=original.rule,
+        version_id=original.template_version_id,
+        reason=reason,
+        en=f"{actor} reversed {original.amount:f} points of {original.rep_id} (entry {original.id}, rule {original.rule}): {reason}",
+        zh=f"{actor} 冲销了 {original.rep_id} 的 {original.amount:f} 分(记录 {original.id},规则 {original.rule}):{reason}",
     )
     return entry
 

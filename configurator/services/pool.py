@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from configurator.db import session_scope
 from configurator.models import AuditEvent, FollowUp, Lead, Notification, PoolClaim, Rep, Team, TemplateVersion
+from configurator.services import audit
 from configurator.services import points as points_service
 from configurator.services.assignment import audit_explanation, lock_rotation
 from configurator.services.bulk import bulk_cache, collector_paused
@@ -790,21 +791,7 @@ def claim(session: Session, lead_id: str, rep_id: str, now: dt.datetime) -> Lead
         raise _refuse("lead.changed", "lead {id} changed meanwhile; reload it and try again", "线索 {id} 已被他人修改,请刷新后重试", id=lead_id)
     session.add(PoolClaim(lead_id=lead_id, rep_id=rep_id, at=now_utc))
     name = rep.name or rep_id
-    session.add(
-        AuditEvent(
-            at=now_utc,
-            team_id=team.id,
-            actor=rep_id,
-            action="claim",
-            lead_id=lead_id,
-            from_rep_id=None,
-            to_rep_id=rep_id,
-            rule=None,
-            template_version_id=version.id,
-            reason=None,
-            explanation={"trace": None, "en": f"claimed from the pool by {name}", "zh": f"{name} 从公海领取"},
-        )
-    )
+    audit.record(session, at=now_utc, team_id=team.id, actor=rep_id, action="claim", lead_id=lead_id, to_rep=rep_id, version_id=version.id, en=f"claimed from the pool by {name}", zh=f"{name} 从公海领取")
     session.flush()
     session.expire(lead)
     return lead
@@ -831,20 +818,9 @@ def release(session: Session, lead_id: str, rep_id: str, reason: str, now: dt.da
     )
     if cast("CursorResult[Any]", session.execute(change)).rowcount != 1:
         raise _refuse("lead.changed", "lead {id} changed meanwhile; reload it and try again", "线索 {id} 已被他人修改,请刷新后重试", id=lead_id)
-    session.add(
-        AuditEvent(
-            at=now_utc,
-            team_id=team.id,
-            actor=rep_id,
-            action="release",
-            lead_id=lead_id,
-            from_rep_id=rep_id,
-            to_rep_id=None,
-            rule=None,
-            template_version_id=version.id,
-            reason=reason,
-            explanation={"trace": None, "en": f"given back to the pool by {rep_id}: {reason}", "zh": f"{rep_id} 退回公海:{reason}"},
-        )
+    audit.record(
+        session, at=now_utc, team_id=team.id, actor=rep_id, action="release", lead_id=lead_id, from_rep=rep_id, version_id=version.id, reason=reason,
+        en=f"given back to the pool by {rep_id}: {reason}", zh=f"{rep_id} 退回公海:{reason}",
     )
     session.flush()
     session.expire(lead)
