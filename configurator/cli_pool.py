@@ -8,6 +8,7 @@ a refused request or bad input is a message and exit status 1, never a traceback
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from typing import Any
@@ -15,9 +16,11 @@ from typing import Any
 import click
 
 from configurator.cli import _actor, _fail, _fenpei_errors, _group, _pairs, _parse_now, _t, _unit, _workspace, main
+from configurator.models import Team
 from configurator.services import points as points_service
 from configurator.services import pool as pool_service
 from configurator.services import teams as teams_service
+from configurator.services import templates as templates_service
 from rule_engine import InputError
 
 __all__: list[str] = []
@@ -219,6 +222,11 @@ def points_close(ctx: click.Context, team: str, period: str, now_text: str | Non
     click.echo(_t(lang, f"{team} {period}: {n} period-end entries written", f"{team} {period}:写入 {n} 条周期结算积分"))
 
 
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite keeps UTC without an offset."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
+
+
 @main.command("notifications")
 @click.argument("recipient")
 @click.option("--unread", is_flag=True, help="Only those not read yet.")
@@ -232,9 +240,15 @@ def notifications_cmd(ctx: click.Context, recipient: str, unread: bool, mark_rea
     lang = ctx.obj["lang"]
     now = _parse_now(now_text, lang)
     with _unit(write=mark_read) as session:
+        rows = pool_service.inbox(session, recipient, unread_only=unread, limit=limit, mark_read=now if mark_read else None)
+        zones: dict[int, Any] = {}
+        for team_id in {n.team_id for n in rows}:  # times in each team's timezone
+            team = session.get(Team, team_id)
+            version = templates_service.current_version(session, team.template_name) if team is not None else None
+            zones[team_id] = templates_service.compiled(version).timezone if version is not None else dt.timezone.utc
         notes = [
-            (n.at, n.kind, n.read_at is None, n.message_zh if lang == "zh" else n.message_en)
-            for n in pool_service.inbox(session, recipient, unread_only=unread, limit=limit, mark_read=now if mark_read else None)
+            (_aware(n.at).astimezone(zones[n.team_id]), n.kind, n.read_at is None, n.message_zh if lang == "zh" else n.message_en)
+            for n in rows
         ]
     if not notes:
         click.echo(_t(lang, f"no notifications for {recipient}", f"{recipient} 没有通知"))

@@ -354,7 +354,7 @@ def test_cli_followup_reclaim_pool_and_points(tmp_path: Path) -> None:
     assert [(s["rank"], s["rep"], s["points"]) for s in standings] == [(1, "r1", -4.0), (2, "r2", -5.0)]
     assert "no lead 'L9'" in fenpei(tmp_path, "pool", "claim", "L9", "--rep", "r1").stdout
     inbox = fenpei(tmp_path, "notifications", "m1", "--unread", "--mark-read").stdout.splitlines()
-    assert len(inbox) == 2 and all(line.startswith("* ") and "reclaimed: lead L" in line for line in inbox)
+    assert len(inbox) == 2 and all(line.startswith("* 2026-11-26T10:00+08:00 reclaimed: lead L") for line in inbox), inbox
     assert fenpei(tmp_path, "notifications", "m1", "--unread").stdout.strip() == "no notifications for m1"
     early = fenpei(tmp_path, "points", "close", "east", "--period", "2026-12", "--now", "2026-11-26T10:10:00+08:00")
     assert early.returncode == 1 and "has not ended yet" in early.stdout
