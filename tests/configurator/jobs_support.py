@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
+from support import pending_lead_rows
 
 from configurator.db import make_engine, make_sessionmaker, session_scope
 from configurator.migrate import upgrade
@@ -82,26 +83,7 @@ def build(url: str, leads: int, *, teams: tuple[str, ...] = (TEAM,)) -> None:
                 if slug != teams[0] or not leads:
                     continue
                 start = NOW.astimezone(dt.timezone.utc) - dt.timedelta(days=1)
-                s.execute(
-                    insert(Lead),
-                    [
-                        {
-                            "id": f"L{i:05d}",
-                            "team_id": team.id,
-                            "fields": {"company": f"Company {i}", "size": i},
-                            "outputs": {},
-                            "weight": 1.0,
-                            "is_open": True,
-                            "state": "new",
-                            "created_at": start + dt.timedelta(seconds=i),
-                            "template_version_id": version.id,
-                            "followup_count": 0,
-                            "reclaim_count": 0,
-                            "revision": 0,
-                        }
-                        for i in range(leads)
-                    ],
-                )
+                s.execute(insert(Lead), pending_lead_rows(team.id, version.id, leads, start, digits=5))
     finally:
         engine.dispose()
 

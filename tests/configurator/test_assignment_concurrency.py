@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 import pytest
+from support import pending_lead_rows
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DBAPIError
 
@@ -127,26 +128,7 @@ def _setup(url: str, quota: int, capacities: list[int]) -> None:
             team = teams_svc.create_team(s, "crowd", "Crowd", "race")
             teams_svc.upsert_reps(s, team, [EngineRep(f"r{i:02d}", f"Rep {i}", {"capacity": c}) for i, c in enumerate(capacities)])
             start = NOW.astimezone(dt.timezone.utc) - dt.timedelta(days=1)
-            s.execute(
-                insert(Lead),
-                [
-                    {
-                        "id": f"L{i:04d}",
-                        "team_id": team.id,
-                        "fields": {"company": f"Company {i}", "size": i},
-                        "outputs": {},
-                        "weight": 1.0,
-                        "is_open": True,
-                        "state": "new",
-                        "created_at": start + dt.timedelta(seconds=i),
-                        "template_version_id": version.id,
-                        "followup_count": 0,
-                        "reclaim_count": 0,
-                        "revision": 0,
-                    }
-                    for i in range(LEADS)
-                ],
-            )
+            s.execute(insert(Lead), pending_lead_rows(team.id, version.id, LEADS, start, digits=4))
     finally:
         engine.dispose()
 

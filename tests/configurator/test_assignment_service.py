@@ -7,21 +7,19 @@ on the embedded SQLite database.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import fenpei
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from configurator.db import make_engine, make_sessionmaker, session_scope
 from configurator.migrate import upgrade
-from configurator.models import AuditEvent, Lead, PointEntry, PoolClaim, RotationState, Team
+from configurator.models import AuditEvent, Lead, PointEntry, PoolClaim, RotationState
 from configurator.models import Leave as LeaveRow
 from configurator.services import assignment as svc
 from configurator.services import leads as leads_svc
@@ -390,14 +388,6 @@ def test_cap_holds_with_weighted_leads(sessions: sessionmaker[Session]) -> None:
 # ------------------------------------------------------------------------------------------------
 # The command line
 # ------------------------------------------------------------------------------------------------
-
-
-def fenpei(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, FENPEI_INSTANCE=str(cwd / "instance"), FENPEI_LANG="en", FENPEI_ACTOR="lead-manager")
-    env.pop("FENPEI_DATABASE_URL", None)
-    out = subprocess.run([sys.executable, "-m", "configurator", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
-    assert "Traceback" not in out.stdout + out.stderr and out.returncode in (0, 1), out
-    return out
 
 
 def test_cli_team_reps_leads_assign_reassign_explain(tmp_path: Path) -> None:

@@ -7,13 +7,11 @@ Every service test runs on SQLite and on PostgreSQL (``db_url``); the CLI test r
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import fenpei
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -506,14 +504,6 @@ def test_sqlite_refuses_a_move_without_the_write_lock(sessions: sessionmaker[Ses
 # ------------------------------------------------------------------------------------------------
 # The command line
 # ------------------------------------------------------------------------------------------------
-
-
-def fenpei(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, FENPEI_INSTANCE=str(cwd / "instance"), FENPEI_LANG="en", FENPEI_ACTOR="lead-manager")
-    env.pop("FENPEI_DATABASE_URL", None)
-    out = subprocess.run([sys.executable, "-m", "configurator", *args], check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
-    assert "Traceback" not in out.stdout + out.stderr and out.returncode in (0, 1), out
-    return out
 
 
 def test_cli_update_handover_and_rep_availability(tmp_path: Path) -> None:

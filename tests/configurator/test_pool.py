@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import fenpei
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -313,14 +311,6 @@ def test_points_leaderboard_reversal_and_period_close(sessions: sessionmaker[Ses
 # ------------------------------------------------------------------------------------------------
 # The command line
 # ------------------------------------------------------------------------------------------------
-
-
-def fenpei(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, FENPEI_INSTANCE=str(cwd / "instance"), FENPEI_LANG="en", FENPEI_ACTOR="ops")
-    env.pop("FENPEI_DATABASE_URL", None)
-    out = subprocess.run([sys.executable, "-m", "configurator", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
-    assert "Traceback" not in out.stdout + out.stderr and out.returncode in (0, 1), out
-    return out
 
 
 def test_cli_followup_reclaim_pool_and_points(tmp_path: Path) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
-import queue as queue_module
 import random
 import time
 import traceback

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from configurator.db import make_engine, make_sessionmaker, session_scope
 from configurator.migrate import upgrade
