@@ -55,7 +55,7 @@ from configurator.services.bulk import (
     stored,
 )
 from configurator.services.dialect import dialect_name, insert_ignoring
-from configurator.services.leads import grade_record, record_of
+from configurator.services.leads import FRESH_OWNERSHIP, grade_record, record_of
 from configurator.services.roster import snapshot, utc
 from configurator.services.templates import ServiceError, compiled, get_version
 from rule_engine import CompiledTemplate, Decision, Event, Problem
@@ -534,11 +534,7 @@ def reassign(
             is_open=grade.is_open,
             template_version_id=version.id,
             revision=leads.c.revision + 1,
-            # a new ownership starts its own follow-up clock (the history stays in followups)
-            first_followup_at=None,
-            last_followup_at=None,
-            followup_count=0,
-            reminded_at=None,
+            **FRESH_OWNERSHIP,  # the new owner's follow-up clock
         )
     )
     matched = cast("CursorResult[Any]", session.execute(change)).rowcount

@@ -22,9 +22,14 @@ from configurator.models import Lead, Team, TemplateVersion
 from configurator.services.templates import ServiceError, compiled
 from rule_engine import CompiledTemplate, InputError, Problem
 
-__all__ = ["Grade", "add_lead", "dedup_key", "grade_lead", "grade_record", "record_of", "to_json"]
+__all__ = ["FRESH_OWNERSHIP", "Grade", "add_lead", "dedup_key", "grade_lead", "grade_record", "record_of", "to_json"]
 
 _TIMESTAMPS = ("created_at", "assigned_at", "first_followup_at", "last_followup_at", "reclaimed_at")
+
+
+# What a change of owner resets: follow-up figures belong to an ownership (the history stays in the
+# followups table), so the new owner's reclaim clock starts at their assignment.
+FRESH_OWNERSHIP: Mapping[str, Any] = {"first_followup_at": None, "last_followup_at": None, "followup_count": 0, "reminded_at": None}
 
 
 def to_json(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from configurator.services import points as points_service
 from configurator.services.assignment import audit_explanation, lock_rotation
 from configurator.services.bulk import bulk_cache, collector_paused
 from configurator.services.dialect import dialect_name, insert_ignoring
-from configurator.services.leads import grade_record, record_of, to_json
+from configurator.services.leads import FRESH_OWNERSHIP, grade_record, record_of, to_json
 from configurator.services.roster import snapshot, utc
 from configurator.services.templates import ServiceError, compiled, get_version
 from rule_engine import CompiledTemplate, Event, InputError, Problem
@@ -74,9 +74,6 @@ NOTES = cast(Table, Notification.__table__)
 # leads), so batches are large; a batch holds its rows (SQLite: the write lock) for a few seconds.
 SWEEP_BATCH = 20000
 
-# What an ownership change resets: follow-up figures belong to an ownership (the history stays in
-# the followups table), so a new owner's clock starts at their assignment.
-_FRESH_OWNERSHIP = {"first_followup_at": None, "last_followup_at": None, "followup_count": 0, "reminded_at": None}
 
 
 def _refuse(code: str, en: str, zh: str, **params: Any) -> ServiceError:
@@ -481,7 +478,7 @@ def sweep_batch(
         if reclaim_points:
             events.append(Event("lead.reclaimed", event_id=f"reclaim:{row.id}:{row.revision}", at=now, rep=None, previous_owner=row.owner_id, lead=after_record))
         if verdict.then == "reassign":
-            reoffer[row.owner_id].append({k: v for k, v in after_record.items() if k not in _FRESH_OWNERSHIP and k != "assigned_at"})
+            reoffer[row.owner_id].append({k: v for k, v in after_record.items() if k not in FRESH_OWNERSHIP and k != "assigned_at"})
     if dry_run:
         return result
 
@@ -498,7 +495,7 @@ def sweep_batch(
                 "reclaim_count": LEADS.c.reclaim_count + 1,
                 "from_pool": False,
                 "revision": LEADS.c.revision + 1,
-                **_FRESH_OWNERSHIP,
+                **FRESH_OWNERSHIP,
             },
             LEADS.c.state == "owned",
         )
@@ -784,7 +781,7 @@ def claim(session: Session, lead_id: str, rep_id: str, now: dt.datetime) -> Lead
             is_open=grade.is_open,
             template_version_id=version.id,
             revision=LEADS.c.revision + 1,
-            **_FRESH_OWNERSHIP,
+            **FRESH_OWNERSHIP,
         )
     )
     if cast("CursorResult[Any]", session.execute(change)).rowcount != 1:
@@ -814,7 +811,7 @@ def release(session: Session, lead_id: str, rep_id: str, reason: str, now: dt.da
     change = (
         update(LEADS)
         .where(LEADS.c.id == lead_id, LEADS.c.state == "owned", LEADS.c.owner_id == rep_id, LEADS.c.revision == lead.revision)
-        .values(state="pool", owner_id=None, previous_owner_id=rep_id, reclaimed_at=now_utc, from_pool=False, revision=LEADS.c.revision + 1, **_FRESH_OWNERSHIP)
+        .values(state="pool", owner_id=None, previous_owner_id=rep_id, reclaimed_at=now_utc, from_pool=False, revision=LEADS.c.revision + 1, **FRESH_OWNERSHIP)
     )
     if cast("CursorResult[Any]", session.execute(change)).rowcount != 1:
         raise _refuse("lead.changed", "lead {id} changed meanwhile; reload it and try again", "线索 {id} 已被他人修改,请刷新后重试", id=lead_id)
