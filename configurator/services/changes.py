@@ -41,7 +41,7 @@ from configurator.services import audit
 from configurator.services import handovers as handovers_service
 from configurator.services import points as points_service
 from configurator.services.assignment import lock_rotation
-from configurator.services.leads import dedup_key, grade_record, record_of, to_json
+from configurator.services.leads import FRESH_OWNERSHIP, dedup_key, grade_record, record_of, to_json
 from configurator.services.roster import snapshot, utc
 from configurator.services.templates import ServiceError, compiled, get_version
 from rule_engine import (
@@ -209,6 +209,7 @@ def _apply_moves(
                 is_open=bindparam("b_open"),
                 template_version_id=bindparam("b_version"),
                 revision=leads.c.revision + 1,
+                **FRESH_OWNERSHIP,  # the new owner's follow-up clock
             )
         )
         matched = cast("CursorResult[Any]", session.execute(change, params)).rowcount

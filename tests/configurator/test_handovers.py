@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import fenpei
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from support import fenpei
 
 from configurator.db import make_engine, make_sessionmaker, session_scope
 from configurator.migrate import upgrade
@@ -29,6 +29,7 @@ from configurator.services import assignment as assign_svc
 from configurator.services import changes as svc
 from configurator.services import handovers as ho_svc
 from configurator.services import leads as leads_svc
+from configurator.services import pool as pool_svc
 from configurator.services import teams as teams_svc
 from configurator.services import templates as tmpl_svc
 from configurator.services.templates import ServiceError
@@ -575,6 +576,7 @@ def test_the_hourly_job_moves_leads_when_a_leave_starts_once_however_often_it_ru
     setup_team(sessions, n_leads=4)  # r1: L0, L2; r2: L1, L3
     tomorrow = LATER.date() + dt.timedelta(days=1)
     with session_scope(sessions, write_lock=True) as s:
+        pool_svc.log_followup(s, "L0", "r1", {"note": "called"}, LATER)
         svc.add_leave(s, "r1", tomorrow, tomorrow + dt.timedelta(days=2), "manager", LATER, "annual leave")
     ws = Workspace(Settings(instance=tmp_path, database_url=db_url, broker_url="sqlite:////dev/null", job_lease=30))
     try:
@@ -593,6 +595,8 @@ def test_the_hourly_job_moves_leads_when_a_leave_starts_once_however_often_it_ru
             assert (job.result["moved"], job.result["reps"], job.result["trigger"]) == (2, {"r1": "on_leave"}, "away")
             owners = dict(s.execute(select(Lead.id, Lead.owner_id)).all())
             assert owners["L0"] != "r1" and owners["L2"] != "r1" and (owners["L1"], owners["L3"]) == ("r2", "r2")
+            moved = s.get(Lead, "L0")  # r1's follow-up does not count for the new owner's clock
+            assert moved is not None and (moved.followup_count, moved.last_followup_at) == (0, None)
             moves = s.scalars(select(AuditEvent).where(AuditEvent.action == "redistribute")).all()
             assert sorted(a.lead_id for a in moves) == ["L0", "L2"] and all(a.job_id == job_id for a in moves)
         later = runners.schedule_periodic(ws, morning + dt.timedelta(hours=1), lambda _id: None)
