@@ -95,7 +95,12 @@ def _follower(db_url: str, rep: str, barrier: Any, results: Any) -> None:
             barrier.wait(WAIT)
             _, race = _clock(round_no)
             with session_scope(sessions) as s:
-                mine = list(s.scalars(select(Lead.id).where(Lead.owner_id == rep, Lead.state == "owned", Lead.id.like(f"R{round_no}-%")).order_by(Lead.id)))
+                # the leads the round assigned to this rep (the sweep may already have taken some: those are contested too)
+                mine = list(
+                    s.scalars(
+                        select(AuditEvent.lead_id).where(AuditEvent.action == "assign", AuditEvent.to_rep_id == rep, AuditEvent.lead_id.like(f"R{round_no}-%")).order_by(AuditEvent.lead_id)
+                    )
+                )
             rng.shuffle(mine)
             done, refused = [], []
             for lead_id in mine:
