@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from configurator.models.account import ROLES, ApiToken, AppSecret, ManagedTeam, User, Webhook, WebhookDelivery
 from configurator.models.jobs import ImportRowProblem, Job
 from configurator.models.lead import FollowUp, Handover, Lead, PoolClaim
 from configurator.models.ledger import AuditEvent, PointEntry
@@ -10,6 +11,9 @@ from configurator.models.team import Leave, Rep, RotationState, Team
 from configurator.models.template import TemplateDraft, TemplateVersion
 
 __all__ = [
+    "ROLES",
+    "ApiToken",
+    "AppSecret",
     "AuditEvent",
     "FollowUp",
     "Handover",
@@ -17,6 +21,7 @@ __all__ = [
     "Job",
     "Lead",
     "Leave",
+    "ManagedTeam",
     "Notification",
     "PointEntry",
     "PoolClaim",
@@ -25,4 +30,7 @@ __all__ = [
     "Team",
     "TemplateDraft",
     "TemplateVersion",
+    "User",
+    "Webhook",
+    "WebhookDelivery",
 ]
