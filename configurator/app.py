@@ -2,7 +2,8 @@
 
 Nothing is created at import time. The app keeps the :class:`~configurator.context.Workspace`
 (database) and the Celery app (to send jobs after a request's commit) in ``app.extensions``;
-blueprints are registered here, one per area (for now ``health``: ``GET /healthz``).
+blueprints are registered here, one per area: ``health`` (``GET /healthz``) and the REST API
+under ``/api/v1`` (:mod:`configurator.api`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     ``test_config`` may hold ``FENPEI_SETTINGS`` (a :class:`Settings`) and any Flask setting.
     """
-    from configurator import health, tasks
+    from configurator import api, health, tasks
 
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_mapping(JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=16 * 1024 * 1024)
@@ -34,6 +35,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["fenpei"] = Workspace(settings)
     app.extensions["celery"] = tasks.make_celery(settings)
     app.register_blueprint(health.bp)
+    api.init_app(app)
     return app
 
 

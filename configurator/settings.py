@@ -7,6 +7,9 @@
 | ``FENPEI_BROKER_URL`` | ``sqlite:///<instance>/broker.sqlite3`` | Celery broker for background jobs: the embedded file broker, or ``redis://…`` / ``amqp://…`` for workers on several machines |
 | ``FENPEI_QUEUE`` | ``fenpei`` | the broker queue jobs go through (installations sharing one broker use different names) |
 | ``FENPEI_JOB_LEASE`` | ``120`` | seconds a worker holds a job between two batches; a job whose worker stopped renewing it is taken over after that |
+| ``FENPEI_SECRET_KEY`` | generated once, kept in the database | signs login sessions; set it to rotate the key (every session ends) |
+| ``FENPEI_COOKIE_SECURE`` | ``1`` | ``0`` lets the session cookie travel over plain HTTP (development on another host than localhost only) |
+| ``FENPEI_MAX_BODY`` | ``16777216`` | largest request body the web app accepts, in bytes (413 above) |
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ class Settings:
     broker_url: str
     queue: str = "fenpei"
     job_lease: float = 120.0
+    secret_key: str | None = None
+    cookie_secure: bool = True
+    max_body: int = 16 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -45,12 +51,18 @@ class Settings:
             job_lease = 0.0
         if not 0 < job_lease < float("inf"):
             raise SettingsError(Problem.make("settings.job_lease", "FENPEI_JOB_LEASE: {v!r} is not a number of seconds above 0", "FENPEI_JOB_LEASE:{v!r} 不是大于 0 的秒数", v=lease))
+        body = env.get("FENPEI_MAX_BODY") or str(16 * 1024 * 1024)
+        if not body.isdigit() or int(body) < 1024:
+            raise SettingsError(Problem.make("settings.max_body", "FENPEI_MAX_BODY: {v!r} is not a number of bytes of at least 1024", "FENPEI_MAX_BODY:{v!r} 不是不小于 1024 的字节数", v=body))
         return cls(
             instance=instance,
             database_url=env.get("FENPEI_DATABASE_URL") or f"sqlite:///{instance / 'fenpei.sqlite3'}",
             broker_url=env.get("FENPEI_BROKER_URL") or f"sqlite:///{instance / 'broker.sqlite3'}",
             queue=env.get("FENPEI_QUEUE") or "fenpei",
             job_lease=job_lease,
+            secret_key=env.get("FENPEI_SECRET_KEY") or None,
+            cookie_secure=(env.get("FENPEI_COOKIE_SECURE") or "1").lower() not in ("0", "false", "no", "off"),
+            max_body=int(body),
         )
 
     @property

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, cast
 
@@ -262,8 +262,10 @@ def assign_pending(
     actor: str = "system",
     job_id: int | None = None,
     version: TemplateVersion | None = None,
+    only: Collection[str] | None = None,
 ) -> AssignResult:
-    """Assign the team's pending leads (at most ``limit``, oldest first) in the caller's transaction.
+    """Assign the team's pending leads (at most ``limit``, oldest first; with ``only``, just those
+    of these ids that are still pending) in the caller's transaction.
 
     Runs on ``version`` if given, else on the job's version, else on the latest published one.
     Raises ServiceError, leaving nothing applied, if a lead changed while the batch ran.
@@ -272,10 +274,12 @@ def assign_pending(
     if limit is not None and limit < 1:
         raise _refuse("assign.limit", "the limit must be at least 1", "数量上限至少为 1")
     with collector_paused(), bulk_cache(session):
-        return _assign_batch(session, team, now, limit, actor, job_id, version)
+        return _assign_batch(session, team, now, limit, actor, job_id, version, only)
 
 
-def _assign_batch(session: Session, team: Team, now: dt.datetime, limit: int | None, actor: str, job_id: int | None, version: TemplateVersion | None) -> AssignResult:
+def _assign_batch(
+    session: Session, team: Team, now: dt.datetime, limit: int | None, actor: str, job_id: int | None, version: TemplateVersion | None, only: Collection[str] | None = None
+) -> AssignResult:
     now_utc = utc(now)
     rotation = lock_rotation(session, team)
     version = _version_for(session, team, version, job_id)
@@ -285,6 +289,8 @@ def _assign_batch(session: Session, team: Team, now: dt.datetime, limit: int | N
     sqlite = dialect_name(session) == "sqlite"
     columns: tuple[Any, ...] = (*_PENDING_COLUMNS, literal_column("rowid").label("slot")) if sqlite else _PENDING_COLUMNS
     query = select(*columns).where(LEADS.c.team_id == team.id, LEADS.c.state == "new").order_by(LEADS.c.created_at, LEADS.c.id)
+    if only is not None:
+        query = query.where(LEADS.c.id.in_(sorted(set(only))))
     if limit is not None:
         query = query.limit(limit)
     pending = session.execute(query).all()

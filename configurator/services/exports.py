@@ -101,13 +101,20 @@ def table_xlsx(header: Sequence[str], rows: Iterable[Sequence[Any]], *, title: s
 
 
 def lead_table(
-    session: Session, team: Team, template: CompiledTemplate, *, states: Collection[str] | None = None, local_times: bool = False
+    session: Session,
+    team: Team,
+    template: CompiledTemplate,
+    *,
+    states: Collection[str] | None = None,
+    local_times: bool = False,
+    owner: str | None = None,
 ) -> tuple[list[str], Iterator[list[Any]]]:
     """The header and rows of a team's leads: id, the template's fields, the service's columns, the grades.
 
     Field values are typed (dates, numbers, booleans, tag lists). Time stamps are aware; with
     ``local_times`` they are naive times in the template's time zone (for a workbook). Leads are
-    read in batches, oldest first.
+    read in batches, oldest first. With ``owner`` (a rep's own export), only the leads that rep
+    owns, with the contact fields left empty on a lead whose handover they have not acknowledged.
     """
     names = list(template.fields)
     outputs = [t.name for t in template.segments]
@@ -115,6 +122,12 @@ def lead_table(
     query = select(Lead).where(Lead.team_id == team.id).order_by(Lead.created_at, Lead.id).execution_options(yield_per=1000)
     if states:
         query = query.where(Lead.state.in_(sorted(states)))
+    hidden: frozenset[str] = frozenset()
+    if owner is not None:
+        from configurator.services.handovers import contact_fields
+
+        query = query.where(Lead.owner_id == owner, Lead.state == "owned")
+        hidden = frozenset(contact_fields(template))
 
     def local(value: Any) -> Any:
         if not isinstance(value, dt.datetime):
@@ -125,6 +138,8 @@ def lead_table(
     def rows() -> Iterator[list[Any]]:
         for lead in session.scalars(query):
             record = record_of(template, lead)
+            if lead.locked and hidden:
+                record = {k: v for k, v in record.items() if k not in hidden}
             yield [
                 lead.id,
                 *(local(record.get(n)) for n in names),
@@ -140,13 +155,15 @@ def lead_table(
     return header, rows()
 
 
-def export_leads(session: Session, team: Team, fmt: Literal["csv", "xlsx"], *, states: Collection[str] | None = None) -> tuple[bytes, int]:
-    """A team's leads (optionally only those in ``states``) as CSV or XLSX bytes, formula-safe; and how many."""
+def export_leads(
+    session: Session, team: Team, fmt: Literal["csv", "xlsx"], *, states: Collection[str] | None = None, owner: str | None = None
+) -> tuple[bytes, int]:
+    """A team's leads (optionally only those in ``states``, or only ``owner``'s) as CSV or XLSX bytes, formula-safe; and how many."""
     unknown = sorted(set(states or ()) - set(LEAD_STATES))
     if unknown:
         raise ServiceError(Problem.make("export.state", "unknown lead state {s!r} (one of: {all})", "未知的线索状态 {s!r}(可选:{all})", s=unknown[0], all=", ".join(LEAD_STATES)))
     template = compiled(get_version(session, team.template_name))
-    header, rows = lead_table(session, team, template, states=states, local_times=fmt == "xlsx")
+    header, rows = lead_table(session, team, template, states=states, local_times=fmt == "xlsx", owner=owner)
     count = 0
 
     def counted() -> Iterator[list[Any]]:
