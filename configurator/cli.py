@@ -199,10 +199,15 @@ def _mapping(values: Sequence[str]) -> dict[str, str]:
 
 
 @main.command("init")
+@click.option("--admin", "admin_name", default="admin", show_default=True, help="The first admin's user name (created only when no admin exists).")
 @click.pass_context
 @_fenpei_errors
-def init_cmd(ctx: click.Context) -> None:
-    """Create or upgrade the database (embedded SQLite by default, FENPEI_DATABASE_URL otherwise)."""
+def init_cmd(ctx: click.Context, admin_name: str) -> None:
+    """Create or upgrade the database (embedded SQLite by default, FENPEI_DATABASE_URL otherwise)
+    and create the first admin when there is none: its password is FENPEI_ADMIN_PASSWORD, or a
+    random one printed once."""
+    from configurator.services import accounts
+
     lang = ctx.obj["lang"]
     ws = _workspace()
     if ws.settings.embedded:
@@ -210,6 +215,12 @@ def init_cmd(ctx: click.Context) -> None:
     upgrade(ws.settings.database_url)
     url = ws.engine.url.render_as_string(hide_password=True)
     click.echo(_t(lang, f"database ready: {url}", f"数据库已就绪:{url}"))
+    with _unit() as session:
+        admin, created, generated = accounts.ensure_admin(session, admin_name)
+    if generated is not None:
+        click.echo(_t(lang, f"admin user {admin.username} created; password (shown once): {generated}", f"已创建管理员 {admin.username};密码(仅显示这一次):{generated}"))
+    elif created:
+        click.echo(_t(lang, f"admin user {admin.username} created with the password in FENPEI_ADMIN_PASSWORD", f"已创建管理员 {admin.username},密码为 FENPEI_ADMIN_PASSWORD 中的值"))
 
 
 @template.command("import")
@@ -424,3 +435,4 @@ from configurator import cli_leads  # noqa: E402,F401 - registers its verbs
 from configurator import cli_handover  # noqa: E402,F401 - registers its verbs
 from configurator import cli_jobs  # noqa: E402,F401 - registers its verbs
 from configurator import cli_pool  # noqa: E402,F401 - registers its verbs
+from configurator import cli_users  # noqa: E402,F401 - registers its verbs

@@ -28,6 +28,7 @@ from rule_engine.errors import FenpeiError
 __all__ = [
     "TOKEN_PREFIX",
     "AccountError",
+    "ApiToken",
     "AuthError",
     "Principal",
     "authenticate",
@@ -220,16 +221,16 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
-def ensure_admin(session: Session, username: str = "admin", password: str | None = None) -> tuple[User, str | None]:
+def ensure_admin(session: Session, username: str = "admin", password: str | None = None) -> tuple[User, bool, str | None]:
     """The first admin: created if no admin exists yet, with ``password``, else
-    ``FENPEI_ADMIN_PASSWORD``, else a random one returned to be printed once. An existing admin
-    is returned as is (None: nothing to print)."""
+    ``FENPEI_ADMIN_PASSWORD``, else a random one. Returns the admin, whether it was created now,
+    and the generated password (to print once; None when it was given or the admin existed)."""
     existing = session.scalar(select(User).where(User.role == "admin").order_by(User.id).limit(1))
     if existing is not None:
-        return existing, None
+        return existing, False, None
     password = password or os.environ.get("FENPEI_ADMIN_PASSWORD") or None
     user, generated = create_user(session, username, "admin", password=password, name="Administrator")
-    return user, generated
+    return user, True, generated
 
 
 def secret_value(session: Session, name: str) -> str:
