@@ -23,6 +23,7 @@ from configurator.services import exports as exports_service
 from configurator.services import handovers as handovers_service
 from configurator.services import leads as leads_service
 from configurator.services import pool as pool_service
+from configurator.services import teams as teams_service
 from configurator.services.templates import compiled, get_version
 from rule_engine import CompiledTemplate, InputError, Problem
 from rule_engine.errors import closest
@@ -214,6 +215,60 @@ def rep_status(call: Call, rep: str) -> dict[str, Any]:
     change = changes_service.set_rep_status(call.db, rep, call.body["status"], call.principal.actor, call.now, call.body.get("reason"))
     moved = change.redistribution.total if change.redistribution is not None else 0
     return {"rep": rep, "status": change.status, "changed": change.changed, "moved": moved}
+
+
+@operation(
+    bp, "PUT", "/teams/{team}/reps/{rep}", summary="Create or update a rep: name, manager and the template's rep fields (status and leave have their own calls)", tag="reps", roles=STAFF,
+    body={
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"name": {"type": "string", "maxLength": 200}, "manager": {"type": ["string", "null"], "maxLength": 64}, "attrs": {"type": "object", "maxProperties": 100}},
+    },
+    response=REP,
+)
+def reps_put(call: Call, team: str, rep: str) -> dict[str, Any]:
+    from dataclasses import replace
+
+    from rule_engine.roster import Leave as EngineLeave
+    from rule_engine.roster import rep_from_raw
+
+    row = team_for(call, team, steer=True)
+    template = _template(call, row)
+    attrs = dict(call.body.get("attrs") or {})
+    unknown = [k for k in attrs if k not in template.rep_fields]
+    if unknown:
+        raise InputError([Problem.make("rep.field", "{f} is not a rep field of the template", "{f} 不是模板的销售属性", ("attrs", k), suggestion=closest(k, list(template.rep_fields)), f=k) for k in unknown])
+    existing = call.db.get(Rep, rep)
+    raw = {"id": rep, "name": call.body.get("name", existing.name if existing else ""), "manager": call.body.get("manager", existing.manager if existing else None)}
+    raw.update({**(dict(existing.attrs or {}) if existing else {}), **attrs})
+    record, problems = rep_from_raw(raw, template.rep_fields, template.timezone)
+    if problems or record is None:
+        raise InputError([p.under("attrs") if p.path and p.path[0] in template.rep_fields else p for p in problems])
+    if existing is not None:
+        record = replace(record, status=existing.status, leaves=tuple(EngineLeave(leave.start, leave.end) for leave in existing.leaves))
+    teams_service.upsert_reps(call.db, row, [record])
+    saved = call.db.get(Rep, rep)
+    assert saved is not None
+    return {"id": saved.id, "name": saved.name, "status": saved.status, "manager": saved.manager, "attrs": dict(saved.attrs or {})}
+
+
+@operation(
+    bp, "POST", "/reps/{rep}/leave", summary="Record a leave (both days included); open leads move when it starts", tag="reps", roles=STAFF, status=201,
+    body={"type": "object", "additionalProperties": False, "required": ["start", "end"], "properties": {"start": {"type": "string", "format": "date", "maxLength": 10}, "end": {"type": "string", "format": "date", "maxLength": 10}, "reason": _REASON}},
+    response={"type": "object", "required": ["rep", "start", "end"], "properties": {"rep": {"type": "string"}, "start": {"type": "string"}, "end": {"type": "string"}, "moved": {"type": "integer"}}},
+)
+def rep_leave(call: Call, rep: str) -> dict[str, Any]:
+    row = call.db.get(Rep, rep)
+    if row is None or not call.principal.steers_team(row.team_id):
+        raise ApiError.make(404, "rep.unknown", "no rep {r!r}", "没有销售 {r!r}", r=rep)
+    days = {}
+    for key in ("start", "end"):
+        try:
+            days[key] = dt.date.fromisoformat(call.body[key])
+        except ValueError:
+            raise ApiError.make(422, "leave.dates", "not a date (YYYY-MM-DD)", "不是日期(YYYY-MM-DD)", (key,)) from None
+    change = changes_service.add_leave(call.db, rep, days["start"], days["end"], call.principal.actor, call.now, call.body.get("reason"))
+    return {"rep": rep, "start": days["start"].isoformat(), "end": days["end"].isoformat(), "moved": change.redistribution.total if change.redistribution is not None else 0}
 
 
 # ------------------------------------------------------------------------------------------------
