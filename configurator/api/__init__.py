@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from configurator.api import auth, leads, operations, webhooks
@@ -47,6 +48,15 @@ def _secret_key(app: Flask) -> None:
         return
 
 
+class _SessionInterface(SecureCookieSessionInterface):
+    """Signed cookie sessions whose key is read from the database on first use (the app can be
+    created before ``fenpei init`` has made the database)."""
+
+    def get_signing_serializer(self, app: Flask) -> Any:
+        _secret_key(app)
+        return super().get_signing_serializer(app)
+
+
 def init_app(app: Flask) -> None:
     """Register the API on ``app``: routes, session cookie settings and JSON errors."""
     settings = app.config["FENPEI_SETTINGS"]
@@ -60,11 +70,8 @@ def init_app(app: Flask) -> None:
     )
     if settings.secret_key:
         app.secret_key = settings.secret_key
+    app.session_interface = _SessionInterface()
     app.register_blueprint(api)
-
-    @app.before_request
-    def _ensure_secret() -> None:
-        _secret_key(app)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:

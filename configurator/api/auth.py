@@ -130,7 +130,11 @@ def _token_json(token: Any, plain: str | None = None) -> dict[str, Any]:
     response={"type": "object", "required": ["user", "csrf_token"], "properties": {"user": USER, "csrf_token": {"type": "string"}}},
 )
 def login(call: Call) -> dict[str, Any]:
-    user = accounts.authenticate(call.db, call.body["username"], call.body["password"])
+    try:
+        user = accounts.authenticate(call.db, call.body["username"], call.body["password"], call.now)
+    except AuthError:
+        call.db.commit()  # keep the count of wrong passwords (the lock) though the request fails
+        raise
     csrf = start_session(user)
     return {"user": user_json(call.db, user), "csrf_token": csrf}
 

@@ -31,6 +31,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped when the password changes or the user is deactivated: older sessions stop working.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    # Failed logins in a row; at LOGIN_ATTEMPTS the account is locked until ``locked_until``.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     teams: Mapped[list[ManagedTeam]] = relationship(cascade="all, delete-orphan", order_by="ManagedTeam.team_id")

@@ -45,6 +45,8 @@ __all__ = [
 
 TOKEN_PREFIX = "fp_"
 MIN_PASSWORD = 10
+LOGIN_ATTEMPTS = 5  # wrong passwords in a row before the account is locked
+LOCK_MINUTES = 15
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 
@@ -142,7 +144,9 @@ def create_user(
     if password is None:
         password = generated = new_password()
     _check_password(password)
-    user = User(username=username, role=role, rep_id=rep_id, name=name or username, password_hash=generate_password_hash(password), active=True, session_epoch=0)
+    user = User(
+        username=username, role=role, rep_id=rep_id, name=name or username, password_hash=generate_password_hash(password), active=True, session_epoch=0, failed_logins=0
+    )
     for slug in teams:
         team_id = session.scalar(select(Team.id).where(Team.slug == slug))
         if team_id is None:
@@ -158,17 +162,40 @@ def set_password(session: Session, user: User, password: str) -> None:
     _check_password(password)
     user.password_hash = generate_password_hash(password)
     user.session_epoch += 1
+    user.failed_logins = 0
+    user.locked_until = None
 
 
-def authenticate(session: Session, username: str, password: str) -> User:
+def authenticate(session: Session, username: str, password: str, now: dt.datetime | None = None) -> User:
     """The active user with this name and password, else :class:`AuthError` (one message for
-    both a wrong name and a wrong password, so names cannot be probed)."""
+    both a wrong name and a wrong password, so names cannot be probed).
+
+    After LOGIN_ATTEMPTS wrong passwords in a row the account is locked for LOCK_MINUTES (the
+    counter is changed in the caller's session: commit it even when this raises).
+    """
+    now = now or dt.datetime.now(dt.UTC)
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         # Spend the same time as a real check so that timing does not tell names apart.
         check_password_hash(_DUMMY_HASH, password)
-    elif user.active and check_password_hash(user.password_hash, password):
+        raise AuthError(Problem.make("auth.login", "wrong user name or password", "用户名或密码错误"))
+    if user.locked_until is not None and _aware(user.locked_until) > now:
+        raise AuthError(
+            Problem.make(
+                "auth.locked",
+                "too many wrong passwords: this account is locked until {t} UTC",
+                "密码错误次数过多:该账号已锁定至 {t}(UTC)",
+                t=_aware(user.locked_until).strftime("%Y-%m-%d %H:%M"),
+            )
+        )
+    if user.active and check_password_hash(user.password_hash, password):
+        user.failed_logins = 0
+        user.locked_until = None
         return user
+    user.failed_logins = (user.failed_logins or 0) + 1
+    if user.failed_logins >= LOGIN_ATTEMPTS:
+        user.failed_logins = 0
+        user.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
     raise AuthError(Problem.make("auth.login", "wrong user name or password", "用户名或密码错误"))
 
 
