@@ -24,7 +24,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     ``test_config`` may hold ``FENPEI_SETTINGS`` (a :class:`Settings`) and any Flask setting.
     """
-    from configurator import api, health, tasks
+    from configurator import api, health, tasks, web
 
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_mapping(JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=16 * 1024 * 1024)
@@ -36,6 +36,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["celery"] = tasks.make_celery(settings)
     app.register_blueprint(health.bp)
     api.init_app(app)
+    web.init_app(app)
+    app.config["FENPEI_AREAS"] = frozenset(app.view_functions)
     return app
 
 
