@@ -35,7 +35,7 @@ __all__ = ["jobs_group"]
 jobs_group = _group("jobs", "Queue background jobs and follow them.")
 
 _STATUS_ZH = {"pending": "排队中", "running": "运行中", "done": "已完成", "failed": "失败"}
-_KIND_ZH = {"import": "导入", "assign": "分配", "reclaim": "回收扫描", "points_period": "周期积分", "redistribute": "离岗转移"}
+_KIND_ZH = {"import": "导入", "assign": "分配", "reclaim": "回收扫描", "points_period": "周期积分", "redistribute": "离岗转移", "webhooks": "Webhook 投递"}
 
 # How long `fenpei serve` waits for its worker to finish the job in hand when stopping.
 STOP_GRACE = 30.0

@@ -14,6 +14,8 @@ Every kind is safe to run twice and to resume after a worker died part way, by c
   their content hash and not stored again).
 - ``reclaim``: the sweep is conditional, and reminders are stamped per deadline.
 - ``points_period``: ledger entries have unique keys (``ON CONFLICT DO NOTHING``).
+- ``webhooks``: deliveries have unique event keys per webhook, the dispatcher holds the webhook's
+  row, and each attempt is claimed by a conditional update (see :mod:`configurator.services.webhooks`).
 
 Each batch records the job's progress and renews its lease in the batch's own transaction
 (:func:`configurator.jobs.checkpoint`), so progress never runs ahead of the work, and a worker that
@@ -53,6 +55,7 @@ __all__ = [
     "ASSIGN_BATCH",
     "RUNNERS",
     "SWEEP_EVERY",
+    "WEBHOOKS_EVERY",
     "JobRun",
     "Send",
     "Transient",
@@ -60,10 +63,13 @@ __all__ = [
     "period_before",
     "recover",
     "schedule_periodic",
+    "schedule_webhooks",
     "submit_assign",
     "submit_import",
     "submit_points",
     "submit_reclaim",
+    "submit_webhooks",
+    "webhooks_key",
 ]
 
 log = logging.getLogger(__name__)
@@ -72,6 +78,10 @@ Send = Callable[[int], None]
 
 # One reclaim sweep per team per hour, however many schedulers ask.
 SWEEP_EVERY = dt.timedelta(hours=1)
+# At most one webhook pass per minute from the schedulers and requests (a retry asks for its own);
+# a pass makes at most this many delivery attempts (the next one goes on).
+WEBHOOKS_EVERY = dt.timedelta(minutes=1)
+WEBHOOK_ATTEMPTS = 500
 # A batch whose leads changed under it rolls back whole; it is tried again this many times.
 _CONFLICT_RETRIES = 3
 
@@ -345,7 +355,49 @@ def run_redistribute(run: JobRun) -> dict[str, Any]:
     return result
 
 
-RUNNERS: dict[str, Runner] = {"assign": run_assign, "import": run_import, "reclaim": run_reclaim, "points_period": run_points, "redistribute": run_redistribute}
+def run_webhooks(run: JobRun) -> dict[str, Any]:
+    """A webhook pass: new events into deliveries for each active webhook (the ``webhooks`` of the
+    job, or all), one transaction per batch, then one attempt at each due delivery (at most
+    :data:`WEBHOOK_ATTEMPTS`; the next pass goes on). Safe twice or at once: the dispatcher holds
+    the webhook's row and inserts deliveries by unique event key; each attempt is claimed by a
+    conditional update, so a delivered event is never sent again."""
+    from configurator.services import webhooks
+
+    only = run.params.get("webhooks")
+    result: dict[str, Any] = dict(run.result or {"dispatched": 0, "delivered": 0, "retry": 0, "failed": 0, "skipped": 0, "lost": 0})
+    with run.unit() as session:
+        hook_ids = webhooks.active_ids(session, only)
+    for hook_id in hook_ids:
+        more = True
+        while more:
+            with run.unit() as session:
+                done = webhooks.dispatch(session, hook_id, _now())
+                result["dispatched"] = int(result.get("dispatched", 0)) + done.created
+                run.checkpoint(session, result=result)
+            more = done.more
+    tried: set[int] = set()
+    while len(tried) < WEBHOOK_ATTEMPTS:
+        with session_scope(run.ws.sessions) as session:
+            due = [i for i in webhooks.due(session, _now(), limit=50, webhooks=only) if i not in tried]
+        if not due:
+            break
+        for delivery_id in due[: WEBHOOK_ATTEMPTS - len(tried)]:
+            tried.add(delivery_id)
+            state = webhooks.deliver(run.ws.sessions, delivery_id)
+            result[state] = int(result.get(state, 0)) + 1
+            with run.unit() as session:
+                run.checkpoint(session, progress=len(tried), result=result)
+    return result
+
+
+RUNNERS: dict[str, Runner] = {
+    "assign": run_assign,
+    "import": run_import,
+    "reclaim": run_reclaim,
+    "points_period": run_points,
+    "redistribute": run_redistribute,
+    "webhooks": run_webhooks,
+}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -394,6 +446,21 @@ def submit_points(session: Session, team_slug: str, period: str, now: dt.datetim
     if created:
         jobs.enqueue_after_commit(session, job_id, send)
     return job_id, created
+
+
+def submit_webhooks(session: Session, now: dt.datetime, send: Send, *, webhooks: list[int] | None = None, dedup: str | None = None) -> tuple[int, bool]:
+    """A webhook pass (of the ``webhooks`` given, or every active one); with ``dedup``, at most one
+    job per key. Sent after commit when created."""
+    params = {"now": _iso(now), "webhooks": webhooks}
+    job_id, created = jobs.submit(session, "webhooks", params, dedup=dedup)
+    if created:
+        jobs.enqueue_after_commit(session, job_id, send)
+    return job_id, created
+
+
+def webhooks_key(now: dt.datetime) -> str:
+    """The dedup key of the webhook pass for the minute ``now`` falls in."""
+    return f"webhooks:{_bucket(now, WEBHOOKS_EVERY)}"
 
 
 def _sha256(path: str | os.PathLike[str]) -> str:
@@ -496,6 +563,22 @@ def schedule_periodic(ws: Workspace, now: dt.datetime, send: Send) -> Scheduled:
                     asked.append(submit_points(session, team.slug, period, now, send))
             for job_id, created in asked:
                 (out.created if created else out.existing).append(job_id)
+    return out
+
+
+def schedule_webhooks(ws: Workspace, now: dt.datetime, send: Send) -> Scheduled:
+    """Ask for this minute's webhook pass when there is something to do (a webhook behind its
+    sources, or a delivery due): one job per minute however many schedulers ask, and no job at
+    all in a quiet minute."""
+    from configurator.services import webhooks
+
+    out = Scheduled()
+    with session_scope(ws.sessions) as session:
+        if not webhooks.has_work(session, now):
+            return out
+    with session_scope(ws.sessions, write_lock=True) as session:
+        job_id, created = submit_webhooks(session, now, send, dedup=webhooks_key(now))
+    (out.created if created else out.existing).append(job_id)
     return out
 
 

@@ -1,4 +1,4 @@
-"""Background jobs on Celery: the app factory, three tasks, the beat schedule.
+"""Background jobs on Celery: the app factory, four tasks, the beat schedule.
 
 :func:`make_celery` builds a Celery app from :class:`~configurator.settings.Settings`; nothing is
 created at import time. The tasks take a job id (or nothing), never objects:
@@ -7,6 +7,8 @@ created at import time. The tasks take a job id (or nothing), never objects:
   close it. A delivery for a job that is done, failed or leased by a live worker does nothing.
 - ``fenpei.schedule_periodic()``: this period's reclaim sweeps and period-end points for every
   team, unique by key, so two schedulers (two ``fenpei worker --beat``) make one job each.
+- ``fenpei.schedule_webhooks()``: this minute's webhook pass (new events into signed deliveries,
+  due attempts sent), unique by key, and only when there is something to deliver; every minute.
 - ``fenpei.recover_jobs()``: send again the jobs whose worker died or whose message may be lost.
   It runs on the beat every minute and when a worker starts.
 
@@ -35,13 +37,14 @@ from configurator import broker, jobs, runners
 from configurator.context import Workspace
 from configurator.settings import Settings
 
-__all__ = ["RECOVER", "RUN_JOB", "SCHEDULE", "FenpeiCelery", "broker_kind", "celery_config", "make_celery", "recover", "workspace_for"]
+__all__ = ["RECOVER", "RUN_JOB", "SCHEDULE", "WEBHOOKS", "FenpeiCelery", "broker_kind", "celery_config", "make_celery", "recover", "workspace_for"]
 
 log = logging.getLogger(__name__)
 
 RUN_JOB = "fenpei.run_job"
 SCHEDULE = "fenpei.schedule_periodic"
 RECOVER = "fenpei.recover_jobs"
+WEBHOOKS = "fenpei.schedule_webhooks"
 
 # The beat asks for periodic jobs this often (a job per period is created once, whoever asks),
 # and looks for jobs to recover this often.
@@ -98,6 +101,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "beat_schedule": {
             "fenpei-schedule-periodic": {"task": SCHEDULE, "schedule": every(SCHEDULE_EVERY), "options": {"queue": settings.queue}},
             "fenpei-recover-jobs": {"task": RECOVER, "schedule": every(RECOVER_EVERY), "options": {"queue": settings.queue}},
+            "fenpei-webhooks": {"task": WEBHOOKS, "schedule": every(runners.WEBHOOKS_EVERY), "options": {"queue": settings.queue}},
         },
     }
 
@@ -148,6 +152,13 @@ def schedule_periodic(task: Task) -> list[int]:
     return runners.schedule_periodic(workspace_for(app.settings), dt.datetime.now(dt.timezone.utc), app.send_job).created
 
 
+def schedule_webhooks(task: Task) -> list[int]:
+    """Ask for this minute's webhook pass; returns the id of the job it created (none when another
+    scheduler made it, or when nothing waits)."""
+    app = _app(task)
+    return runners.schedule_webhooks(workspace_for(app.settings), dt.datetime.now(dt.timezone.utc), app.send_job).created
+
+
 def recover_jobs(task: Task) -> list[int]:
     """Send again the jobs whose worker died or whose message may be lost."""
     app = _app(task)
@@ -168,6 +179,7 @@ def make_celery(settings: Settings | None = None) -> FenpeiCelery:
     app.task(name=RUN_JOB, bind=True)(run_job)
     app.task(name=SCHEDULE, bind=True)(schedule_periodic)
     app.task(name=RECOVER, bind=True)(recover_jobs)
+    app.task(name=WEBHOOKS, bind=True)(schedule_webhooks)
     return app
 
 
