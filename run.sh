@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run Fenpei with embedded defaults on a fresh machine: installs into .venv on first use, then
-# runs the sample B2B software template over its sample leads and reps (nothing is written).
-# Any arguments replace the default simulation, e.g. ./run.sh template validate templates/b2b_software.yaml
+# starts the whole product (`fenpei demo`): the first time it publishes the sample B2B software
+# template, loads its team, reps and leads and creates an admin, a manager and a rep login; then it
+# serves the web UI with its worker and scheduler and prints the URL and the logins.
+# Any arguments run that fenpei command instead, e.g. ./run.sh template validate templates/b2b_software.yaml
 set -euo pipefail
 cd "$(dirname "$0")"
 PY="${PYTHON:-python3}"
@@ -17,7 +19,4 @@ fi
 if [ "$#" -gt 0 ]; then
   exec .venv/bin/fenpei "$@"
 fi
-exec .venv/bin/fenpei simulate templates/b2b_software.yaml \
-  --leads examples/b2b_software/leads.csv \
-  --reps examples/b2b_software/reps.csv \
-  --now 2026-11-23T09:00:00+08:00
+exec .venv/bin/fenpei demo

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -353,22 +354,29 @@ def worker_cmd(ctx: click.Context, beat: bool, concurrency: int | None, loglevel
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=8000, show_default=True, help="Port (0: any free port; the one chosen is printed).")
 @click.option("--threads", type=click.IntRange(min=1), default=8, show_default=True, help="Threads serving requests.")
 @click.option("--no-worker", is_flag=True, help="Do not start the embedded worker and scheduler.")
+@click.option("--worker-log", type=click.Path(dir_okay=False), default=None, help="Where the embedded worker writes its log (default: this terminal).")
 @click.pass_context
 @_fenpei_errors
-def serve_cmd(ctx: click.Context, host: str, port: int, threads: int, no_worker: bool) -> None:
+def serve_cmd(ctx: click.Context, host: str, port: int, threads: int, no_worker: bool, worker_log: str | None = None) -> None:
     """Start Fenpei: the web app (waitress) and, with the embedded broker, a worker and scheduler; Ctrl-C or SIGTERM stops all."""
+    serve(ctx.obj["lang"], host=host, port=port, threads=threads, no_worker=no_worker, worker_log=Path(worker_log) if worker_log else None)
+
+
+def serve(
+    lang: str, *, host: str = "127.0.0.1", port: int = 8000, threads: int = 8, no_worker: bool = False, worker_log: Path | None = None, on_ready: Callable[[str], None] | None = None
+) -> None:
+    """Serve the app until Ctrl-C or SIGTERM; ``on_ready`` gets the URL once the server listens."""
     from waitress.server import create_server
 
     from configurator.app import create_app
 
-    lang = ctx.obj["lang"]
     ws = _workspace()
     ws.require_schema()
     app = create_app({"FENPEI_SETTINGS": ws.settings})
     server = create_server(app, host=host, port=port, threads=threads)
     worker: _EmbeddedWorker | None = None
     if not no_worker and ws.settings.embedded_broker:
-        worker = _EmbeddedWorker([sys.executable, "-m", "configurator", "--lang", lang, "worker", "--beat", "--concurrency", "2"], lang)
+        worker = _EmbeddedWorker([sys.executable, "-m", "configurator", "--lang", lang, "worker", "--beat", "--concurrency", "2"], lang, worker_log)
     elif not no_worker:
         click.echo(_t(lang, f"broker {broker_kind(ws.settings.broker_url)}: start workers with `fenpei worker` (none started here)", f"消息代理 {broker_kind(ws.settings.broker_url)}:请用 `fenpei worker` 启动工作进程(此处不启动)"))
 
@@ -377,7 +385,10 @@ def serve_cmd(ctx: click.Context, host: str, port: int, threads: int, no_worker:
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
-        click.echo(_t(lang, f"serving on http://{server.effective_host}:{server.effective_port}", f"服务地址 http://{server.effective_host}:{server.effective_port}"))
+        url = f"http://{server.effective_host}:{server.effective_port}"
+        click.echo(_t(lang, f"serving on {url}", f"服务地址 {url}"))
+        if on_ready is not None:
+            on_ready(url)
         server.run()  # returns on Ctrl-C or SIGTERM
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -390,16 +401,21 @@ def serve_cmd(ctx: click.Context, host: str, port: int, threads: int, no_worker:
 class _EmbeddedWorker:
     """The worker and scheduler `fenpei serve` runs as a child process, started again if it stops on its own."""
 
-    def __init__(self, argv: list[str], lang: str) -> None:
-        self.argv, self.lang = argv, lang
+    def __init__(self, argv: list[str], lang: str, log: Path | None = None) -> None:
+        self.argv, self.lang, self.log = argv, lang, log
         self.stopping = threading.Event()
         self.lock = threading.Lock()  # a restart and a stop never cross
         self.child = self._start()
         click.echo(_t(lang, f"worker and scheduler started (process {self.child.pid})", f"已启动工作进程和调度器(进程 {self.child.pid})"))
+        if log is not None:
+            click.echo(_t(lang, f"worker log: {log}", f"工作进程日志:{log}"))
         threading.Thread(target=self._watch, name="fenpei-worker-watch", daemon=True).start()
 
     def _start(self) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(self.argv)
+        if self.log is None:
+            return subprocess.Popen(self.argv)
+        with open(self.log, "ab") as out:  # the child keeps its own copy of the descriptor
+            return subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT)
 
     def _watch(self) -> None:
         delay = 1.0
