@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from configurator import runners
+from configurator import runners, tasks
 from configurator.app import create_app, workspace_of
 from configurator.context import Workspace
 from configurator.db import session_scope
@@ -463,6 +463,8 @@ def test_the_schedule_asks_for_one_pass_per_minute_and_none_when_nothing_waits(w
     assert runners.execute(ws, first.created[0], lease_seconds=60) == "done"
     assert len(receiver.received) == 1
     assert runners.schedule_webhooks(ws, at + dt.timedelta(minutes=1), sent.append).created == []  # delivered: nothing waits
+    beat = tasks.celery_config(ws.settings)["beat_schedule"]["fenpei-webhooks"]
+    assert beat["task"] == tasks.WEBHOOKS and beat["schedule"].run_every == runners.WEBHOOKS_EVERY == dt.timedelta(minutes=1)
 
 
 def test_a_row_committed_after_a_higher_id_is_still_delivered(ws: Workspace, receiver: Receiver, db_url: str) -> None:
@@ -500,7 +502,7 @@ def test_a_row_committed_after_a_higher_id_is_still_delivered(ws: Workspace, rec
 
 
 @pytest.fixture()
-def api(ws: Workspace, tmp_path: Path) -> Iterator[tuple[Any, dict[str, dict[str, str]]]]:
+def api(ws: Workspace) -> Iterator[tuple[Any, dict[str, dict[str, str]]]]:
     app = create_app({"FENPEI_SETTINGS": ws.settings, "TESTING": True})
     headers = {}
     with session_scope(workspace_of(app).sessions) as s:
@@ -543,6 +545,9 @@ def test_only_an_admin_registers_webhooks_and_bad_urls_or_events_are_refused_by_
     assert listed.status_code == 200 and secret not in listed.get_data(as_text=True)
     assert [(h["id"], h["deliveries"]) for h in listed.get_json()] == [(hook["id"], {"pending": 0, "delivered": 0, "failed": 0})]
     assert client.get("/api/v1/webhooks", headers=headers["manager"]).status_code == 403
+    shown = client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=headers["admin"])
+    gone = client.delete(f"/api/v1/webhooks/{hook['id']}", headers=headers["admin"])
+    assert shown.status_code == gone.status_code == 200 and all(secret not in r.get_data(as_text=True) for r in (shown, gone))
 
 
 def test_deliveries_are_listed_retried_and_a_webhook_deactivated(api: Any, ws: Workspace, receiver: Receiver) -> None:
