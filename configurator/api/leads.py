@@ -177,6 +177,11 @@ def _only_fields(template: CompiledTemplate, values: dict[str, Any], where: str 
         raise InputError(problems)
 
 
+def _in_fields(exc: InputError, *top: str) -> InputError:
+    """The template's problems with a field as paths of the body (``$.fields.deal_size``); ``top`` names stay at the top."""
+    return InputError([p.under("fields") if p.path and p.path[0] not in top else p for p in exc.problems])
+
+
 # ------------------------------------------------------------------------------------------------
 # Teams and reps
 # ------------------------------------------------------------------------------------------------
@@ -294,7 +299,10 @@ def leads_create(call: Call, team: str) -> dict[str, Any]:
     raw = dict(call.body["fields"])
     if "id" in call.body:
         raw["id"] = call.body["id"]
-    lead = leads_service.add_lead(call.db, row, version, raw, call.now)
+    try:
+        lead = leads_service.add_lead(call.db, row, version, raw, call.now)
+    except InputError as exc:
+        raise _in_fields(exc, "id") from None
     assignment = None
     if call.body.get("assign"):
         if not call.principal.steers_team(row.id) and call.principal.role == "rep":
@@ -347,7 +355,10 @@ def leads_update(call: Call, lead_id: str) -> dict[str, Any]:
     team = call.db.get(Team, lead.team_id)
     assert team is not None
     _only_fields(_template(call, team), call.body["fields"])
-    done = changes_service.update_lead(call.db, lead_id, call.body["fields"], call.principal.actor, call.now, expected_revision=call.body.get("revision"))
+    try:
+        done = changes_service.update_lead(call.db, lead_id, call.body["fields"], call.principal.actor, call.now, expected_revision=call.body.get("revision"))
+    except InputError as exc:
+        raise _in_fields(exc) from None
     call.db.refresh(lead)
     return {
         "lead": _show(call, lead),
@@ -371,7 +382,10 @@ def leads_stage(call: Call, lead_id: str) -> dict[str, Any]:
         raise ApiError.make(422, "stage.none", "this team's template has no stage field", "该团队的模板没有阶段字段", ("stage",))
     extra = dict(call.body.get("fields") or {})
     _only_fields(template, extra)
-    done = changes_service.update_lead(call.db, lead_id, {**extra, "stage": call.body["stage"]}, call.principal.actor, call.now, expected_revision=call.body.get("revision"))
+    try:
+        done = changes_service.update_lead(call.db, lead_id, {**extra, "stage": call.body["stage"]}, call.principal.actor, call.now, expected_revision=call.body.get("revision"))
+    except InputError as exc:
+        raise _in_fields(exc, "stage") from None
     call.db.refresh(lead)
     return {"lead": _show(call, lead), "changed": {k: {"old": a, "new": b} for k, (a, b) in done.changes.items()}}
 

@@ -20,6 +20,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from jsonschema import Draft202012Validator
 from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import RequestEntityTooLarge
 from sqlalchemy.orm import Session
 
 from configurator.api.errors import ApiError, error_response, fenpei_status, request_lang
@@ -154,8 +155,12 @@ def _json_path_parts(parts: Sequence[Any]) -> tuple[Any, ...]:
 def _body(schema: dict[str, Any]) -> Any:
     if not request.is_json:
         raise ApiError.make(415, "http.media_type", "send the body as application/json", "请求体须为 application/json")
+    raw = request.get_data()
+    if request.max_content_length is not None and request.content_length is None and len(raw) >= request.max_content_length:
+        # A body without Content-Length (chunked) is cut at the limit rather than refused: refuse it here.
+        raise RequestEntityTooLarge()
     data = request.get_json(silent=True)
-    if data is None and request.get_data():
+    if data is None and raw:
         raise ApiError.make(400, "http.json", "the body is not valid JSON", "请求体不是有效的 JSON")
     problems = []
     for err in sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
