@@ -20,6 +20,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from jsonschema import Draft202012Validator
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import RequestEntityTooLarge
 from sqlalchemy.orm import Session
 
@@ -243,10 +244,11 @@ def _run(op: Operation, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
         session.rollback()
         session.close()
         return error_response(fenpei_status(exc), exc.problems, lang)
-    except DBAPIError as exc:
+    except (DBAPIError, PoolTimeout) as exc:
         session.rollback()
         session.close()
-        detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        orig = getattr(exc, "orig", None)
+        detail = str(orig).strip().splitlines()[0] if orig is not None else type(exc).__name__
         problem = Problem.make("db.error", "database error: {d} (nothing was changed; try again)", "数据库错误:{d}(未做任何更改,请重试)", d=detail)
         return error_response(503, [problem], lang)
     except BaseException:
