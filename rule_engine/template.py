@@ -177,11 +177,17 @@ class CompiledTemplate:
         """Typed values of a named form's own fields (e.g. a follow-up), problems per field.
 
         ``visible_when``/``required_when`` read the form's values over the lead's (``lead``), the
-        way the form is shown: a hidden field is never required. Keys the form does not define are
-        ignored. Raises KeyError for a form the template does not define.
+        way the form is shown: a hidden field is never required, and its value is dropped (whoever
+        filled the form never saw the question). Keys the form does not define are ignored.
+        Raises KeyError for a form the template does not define.
         """
         fdefs = self.forms[form].fields
-        return _record(raw, fdefs, {}, self.timezone, text=text, check_required=True, context=lead)
+        values, problems = _record(raw, fdefs, {}, self.timezone, text=text, check_required=True, context=lead)
+        seen = values if lead is None else {**lead, **values}
+        hidden = {name for name, fdef in fdefs.items() if fdef.visible_when is not None and not _safe(fdef.visible_when, seen)}
+        if not hidden:
+            return values, problems
+        return {k: v for k, v in values.items() if k not in hidden}, [p for p in problems if not (p.path and p.path[0] in hidden)]
 
     def clock(self, now: dt.datetime) -> dict[str, Any]:
         """The clock values conditions read; compute once per batch and pass to :meth:`values`."""
