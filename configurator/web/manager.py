@@ -4,6 +4,7 @@ grade, as server-drawn SVG charts; a team's leads and pool; a lead's page with i
 explained; handovers waiting for someone. Reassignment posts to the REST API from the page
 (``POST /api/v1/assignments/reassign``, see ``static/manager.js``).
 
+The figures are read at the app's ``FENPEI_CLOCK()`` when set (tests), else at the time now.
 For managers (the teams they steer) and admins (every team). A team the caller does not steer
 answers 403; a lead outside those teams answers 404, as in the API.
 
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -53,7 +54,9 @@ STATES = ("owned", "pool", "new", "escalated")
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    """The pages' clock: the app's ``FENPEI_CLOCK`` (a callable, for tests) or the time now."""
+    clock = current_app.config.get("FENPEI_CLOCK")
+    return clock() if callable(clock) else dt.datetime.now(dt.timezone.utc)
 
 
 def _who() -> Principal:
@@ -166,7 +169,7 @@ def dashboard_page(team: str | None) -> ResponseReturnValue:
         except ServiceError:
             period, standings = None, []
         handovers = handovers_service.pending_handovers(db, row)
-        owners = dict(db.execute(select(Lead.id, Lead.owner_id).where(Lead.id.in_([d.lead_id for d in due] or ["-"]))).tuples().all())
+        owners = {lead_id: owner for lead_id, owner in db.execute(select(Lead.id, Lead.owner_id).where(Lead.id.in_([d.lead_id for d in due] or ["-"])))}
         targets = _reassign_targets(db, row, template, now)
         tz = template.timezone
         charts = _charts(template, table, loads, grades, due, fairness, rates, team_rates, conversion, standings, names)
