@@ -191,10 +191,12 @@ def render_form(
     general: Iterable[Problem | str] = (),
     context: Mapping[str, Any] | None = None,
     submit: Text | str | None = None,
+    attrs: Mapping[str, str] | None = None,
     lang: str = "en",
 ) -> Markup:
     """The whole ``<form>``: hidden inputs (e.g. the CSRF token), errors that belong to no field,
-    the fields and a submit button (``data-test="submit-<name>"``)."""
+    the fields and a submit button (``data-test="submit-<name>"``). ``attrs`` are more attributes
+    of the ``<form>`` (``{"data-lead": "L1"}``)."""
     messages = [_message(e, lang) for e in general]
     errs = errors
     if errs is not None:
@@ -204,10 +206,10 @@ def render_form(
         Markup("") if messages else Markup(" hidden"), Markup("").join(Markup('<p class="error">{}</p>').format(m) for m in messages)
     )
     label = submit.get(lang) if isinstance(submit, Text) else (submit or SUBMIT.get(lang))
-    attrs = _attrs(
+    tag = _attrs(
         method="post", action=action, class_="fenpei-form", novalidate=True, data_form=form.name, data_test=f"form-{form.name}",
         data_state_url=state_url, data_watch=" ".join(sorted(form.watched)) if state_url else None,
-    )
+    ) + Markup("").join(Markup(' {}="{}"').format(k, v) for k, v in (attrs or {}).items())
     return Markup('<form{}>{}{}{}<div class="actions"><button type="submit" class="primary" data-test="submit-{}">{}</button></div></form>').format(
-        attrs, head, general_html, render_fields(form, values, state=state, errors=errors, context=context, lang=lang), form.name, label
+        tag, head, general_html, render_fields(form, values, state=state, errors=errors, context=context, lang=lang), form.name, label
     )

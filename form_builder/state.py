@@ -35,7 +35,7 @@ def read_raw(form: Form, source: Mapping[str, Any] | _MultiDict) -> dict[str, An
     """The raw values of ``form``'s fields in a submitted form (a MultiDict) or a JSON object.
 
     Tags are lists; a boolean checkbox sends ``false`` then ``true`` when ticked, so its last
-    value counts; anything else is one string. Keys that are not fields of the form are left out.
+    value counts (in JSON too, where any field may come as a list); anything else is one value. Keys that are not fields of the form are left out.
     """
     out: dict[str, Any] = {}
     multi = hasattr(source, "getlist")
@@ -49,7 +49,10 @@ def read_raw(form: Form, source: Mapping[str, Any] | _MultiDict) -> dict[str, An
             elif items:
                 out[f.name] = items[-1]
         else:
-            out[f.name] = source[f.name]  # type: ignore[index]
+            value = source[f.name]  # type: ignore[index]
+            if f.type != "tags" and isinstance(value, list):  # a script may send every field as a list
+                value = value[-1] if value else ""
+            out[f.name] = value
     return out
 
 
