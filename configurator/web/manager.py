@@ -190,6 +190,7 @@ def dashboard_page(team: str | None) -> ResponseReturnValue:
             pool_since=_when(pool.oldest_since, tz),
             due=due,
             due_when=lambda d: _when(d.deadline, tz),
+            rule_titles={r.name: r.title.get(lang) for r in (template.reclaim.rules if template.reclaim else ())},
             owners=owners,
             unit=unit,
             fairness=fairness,
