@@ -68,7 +68,7 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
     """Every user with role, rep and teams."""
     lang = ctx.obj["lang"]
     with _unit(write=False) as session:
-        slugs = dict(session.execute(select(Team.id, Team.slug)).tuples().all())
+        slugs = {team_id: slug for team_id, slug in session.execute(select(Team.id, Team.slug))}
         users = list(session.scalars(select(User).order_by(User.id)))
         rows = [(u, [slugs[m.team_id] for m in u.teams]) for u in users]
     for user, teams in rows:
