@@ -262,3 +262,34 @@ def test_the_form_agrees_with_the_engine(b2b) -> None:  # type: ignore[no-untype
         _, problems = b2b.form_record("followup", s.raw, {}, text=True)
         assert sorted(s.errors) == sorted(str(p.path[0]) for p in problems), raw
         assert {k: p.code for k, p in s.errors.items()} == {str(p.path[0]): p.code for p in problems}
+
+
+def hundred_fields() -> str:
+    """100 lead fields of every type in groups of ten; f{i} with i % 5 == 4 shows when its group's
+    first field (an enum) is "b", and is then required when i % 7 == 6 too."""
+    kinds = ["string", "text", "integer", "number", "boolean", "date", "datetime", "enum", "tags", "email", "phone", "url"]
+    lines = ["fenpei: 1", "name: many", "title: Many", "fields:"]
+    for i in range(100):
+        g = i // 10
+        kind = "enum" if i % 10 == 0 else kinds[i % len(kinds)]
+        spec = [f"type: {kind}", f"group: {{zh: 组{g}, en: Group {g}}}"]
+        spec += ["options: [a, b]"] if kind in ("enum", "tags") else []
+        spec += [f"visible_when: 'f{g * 10} == \"b\"'"] if i % 5 == 4 else []
+        spec += [f"required_when: 'f{g * 10} == \"b\"'"] if i % 7 == 6 else []
+        lines.append(f"  f{i}: {{{', '.join(spec)}}}")
+    return "\n".join([*lines, "assignment:", "  policies:", "    - {name: all, strategy: round_robin}"]) + "\n"
+
+
+def test_a_form_of_a_hundred_fields() -> None:
+    """Behaviour only: the timing is benchmarks/forms.py's."""
+    form = build_form(loads_template(hundred_fields()))
+    assert len(form.fields) == 100 and len(form.groups) == 10 and form.watched == {f"f{g * 10}" for g in range(10)}
+    conditional = {f"f{i}" for i in range(100) if i % 5 == 4}
+    sent = {f"f{i}": (["b"] if i % 10 == 0 and i < 50 else []) for i in range(100)}  # "b" in the first five groups
+    s = form_state(form, read_raw(form, sent), validate=True)
+    assert conditional & s.visible == {f"f{i}" for i in range(50) if i % 5 == 4}
+    assert s.required == {f"f{i}" for i in range(50) if i % 7 == 6}
+    assert set(s.errors) == s.required - {"f20"}  # f20 is a choice, set to "b"
+    assert s.to_json(form)["hidden"] == [f"f{i}" for i in range(50, 100) if i % 5 == 4]
+    html = str(render_fields(form, read_raw(form, sent), state=s, lang="zh"))
+    assert html.count('data-field="') == 100 and html.count('class="group"') == 10
