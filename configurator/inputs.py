@@ -11,6 +11,7 @@ from typing import Any
 
 from rule_engine import CompiledTemplate, Rep, rep_from_raw
 from rule_engine.errors import Problem, closest
+from rule_engine.targets import figure_names
 from rule_engine.template import LEAD_BUILTIN_FIELDS
 
 __all__ = ["InputProblem", "InputProblems", "Table", "read_leads_csv", "read_reps_csv", "read_table"]
@@ -259,10 +260,19 @@ def read_leads_csv(
     return records
 
 
+def template_figures(template: CompiledTemplate) -> tuple[str, ...]:
+    """The target figures a reps file may give for ``template`` (none without a ``targets`` section)."""
+    if template.targets is None:
+        return ()
+    rep, team = figure_names(template.data.get("targets"))
+    return (*rep, *(f"team.{k}" for k in team))
+
+
 def read_reps_csv(path: str | os.PathLike[str], template: CompiledTemplate) -> list[Rep]:
     """Reps from a CSV file; raises InputProblems listing every bad cell."""
     source = os.fspath(path)
-    known = list(REP_COLUMNS) + list(template.rep_fields)
+    figures = template_figures(template)
+    known = list(REP_COLUMNS) + list(template.rep_fields) + list(figures)
     reps: list[Rep] = []
     problems: list[InputProblem] = []
     ids: dict[str, int] = {}
@@ -272,7 +282,7 @@ def read_reps_csv(path: str | os.PathLike[str], template: CompiledTemplate) -> l
             if problems:
                 break
             continue
-        rep, bad = rep_from_raw(raw, template.rep_fields, template.timezone, text=True)
+        rep, bad = rep_from_raw(raw, template.rep_fields, template.timezone, text=True, figures=figures)
         problems.extend(InputProblem(source, line, str(p.path[0]) if p.path else None, p) for p in bad)
         if rep is not None:
             if rep.id in ids:

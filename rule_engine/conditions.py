@@ -97,14 +97,21 @@ class ListLit:
 
 @dataclass(frozen=True)
 class Name:
-    scope: str  # "lead" or "rep"
+    scope: str  # "lead", "rep" or "team" (the considered rep's team: read from the rep's values as "team.NAME")
     name: str
     explicit: bool = field(default=False, compare=False)  # written as lead.x
     pos: int = field(default=0, compare=False)
 
     @property
     def display(self) -> str:
-        return f"rep.{self.name}" if self.scope == "rep" else (f"lead.{self.name}" if self.explicit else self.name)
+        if self.scope in ("rep", "team"):
+            return f"{self.scope}.{self.name}"
+        return f"lead.{self.name}" if self.explicit else self.name
+
+    @property
+    def rep_key(self) -> str:
+        """The key of this name in a rep's values (``R``): team figures travel with the rep."""
+        return f"team.{self.name}" if self.scope == "team" else self.name
 
 
 @dataclass(frozen=True)
@@ -568,12 +575,12 @@ class _Parser:
         if self.at("op", "("):
             return self.call(tok)
         if self.at("op", "."):
-            if word not in ("lead", "rep"):
+            if word not in ("lead", "rep", "team"):
                 raise ConditionError(
                     _problem(
                         "condition.name",
-                        "'{name}.' at column {col}: only lead.X and rep.X may use a dot",
-                        "第 {col} 列的 '{name}.':只有 lead.X 和 rep.X 可以用点号",
+                        "'{name}.' at column {col}: only lead.X, rep.X and team.X may use a dot",
+                        "第 {col} 列的 '{name}.':只有 lead.X、rep.X 和 team.X 可以用点号",
                         name=word,
                         col=_col(tok.pos),
                     )
@@ -605,7 +612,7 @@ class _Parser:
                     )
                 )
             return Name(word, attr.text, explicit=True, pos=tok.pos)
-        if word in ("lead", "rep"):
+        if word in ("lead", "rep", "team"):
             raise self.error(self.peek(), f"'.' and a field name after {word!r}", f"{word!r} 后面的 '.' 和字段名")
         return Name("lead", word, pos=tok.pos)
 
@@ -683,12 +690,12 @@ _TREE_OPS = COMPARISON_OPERATORS + TEST_OPERATORS
 
 
 def _name_from_tree(text: Any, path: tuple[PathPart, ...]) -> Name:
-    if not isinstance(text, str) or not re.fullmatch(r"(?:(lead|rep)\.)?[a-z][a-z0-9_]{0,62}", text):
+    if not isinstance(text, str) or not re.fullmatch(r"(?:(lead|rep|team)\.)?[a-z][a-z0-9_]{0,62}", text):
         raise ConditionError(
             _problem(
                 "condition.name",
-                "{text!r} is not a field name (write name, lead.name or rep.name)",
-                "{text!r} 不是字段名(应写 name、lead.name 或 rep.name)",
+                "{text!r} is not a field name (write name, lead.name, rep.name or team.name)",
+                "{text!r} 不是字段名(应写 name、lead.name、rep.name 或 team.name)",
                 path,
                 text=text,
             )
@@ -1167,13 +1174,14 @@ class _Checker:
         return ValueType("list", kinds.pop() if kinds else "any")
 
     def check_Name(self, node: Name) -> ValueType:
-        if node.scope == "rep":
+        if node.scope in ("rep", "team"):
             if self.env.rep is None:
                 return self.fail(
                     node,
                     "condition.scope",
-                    "rep.{name} cannot be read {where}: no rep is being considered",
-                    "{where_zh}不能读取 rep.{name}:此处没有具体的销售",
+                    "{scope}.{name} cannot be read {where}: no rep is being considered",
+                    "{where_zh}不能读取 {scope}.{name}:此处没有具体的销售",
+                    scope=node.scope,
                     name=node.name,
                     where=self.env.where_en,
                     where_zh=self.env.where_zh,
@@ -1181,6 +1189,20 @@ class _Checker:
             scope = self.env.rep
         else:
             scope = self.env.lead
+        if node.scope == "team":
+            t = scope.get(node.rep_key)
+            if t is None:
+                known = sorted(k.removeprefix("team.") for k in scope if k.startswith("team."))
+                return self.fail(
+                    node,
+                    "condition.name",
+                    "unknown team figure {name!r} (known: {known})",
+                    "未知的团队指标 {name!r}(可用:{known})",
+                    suggestion=closest(node.name, known),
+                    name=node.display,
+                    known=", ".join(known) or "-",
+                )
+            return t
         t = scope.get(node.name)
         if t is None:
             if node.scope == "lead" and node.name in self.env.later:
@@ -1192,7 +1214,7 @@ class _Checker:
                     name=node.name,
                     later=self.env.later[node.name],
                 )
-            candidates = list(scope)
+            candidates = [k for k in scope if not k.startswith("team.")]
             if node.scope == "lead" and not node.explicit and self.env.rep is not None and node.name in self.env.rep:
                 return self.fail(
                     node,
@@ -1513,8 +1535,8 @@ class _Compiler:
         return lambda L, R: value
 
     def v_Name(self, node: Name) -> Fn:
-        key = node.name
-        if node.scope == "rep":
+        key = node.rep_key
+        if node.scope != "lead":
             return lambda L, R: R.get(key)
         return lambda L, R: L.get(key)
 
@@ -1635,7 +1657,7 @@ class _Compiler:
             return lambda L, R: (v := lf(L, R)) is not None and (s := rf(L, R)) is not None and v in s
         cmp = _CMP[op]
         if isinstance(left, Name) and isinstance(right, Const):
-            return _name_const(left.scope == "rep", left.name, op, right.value)
+            return _name_const(left.scope != "lead", left.rep_key, op, right.value)
         lf, rf = self.value(left), self.value(right)
         return lambda L, R: (a := lf(L, R)) is not None and (b := rf(L, R)) is not None and cmp(a, b)
 
@@ -1752,7 +1774,7 @@ def _describe(node: Node, L: Mapping[str, Any], R: Mapping[str, Any] | None, lan
 
     def val(n: Node) -> str:
         if isinstance(n, Name):
-            value = (R or {}).get(n.name) if n.scope == "rep" else L.get(n.name)
+            value = (R or {}).get(n.rep_key) if n.scope != "lead" else L.get(n.name)
             return f"{n.display} {format_value(value)}"
         if isinstance(n, (Const, ListLit)):
             return unparse(n)
@@ -1795,7 +1817,7 @@ def _names(node: Node) -> tuple[frozenset[str], frozenset[str], bool]:
     uses_now = False
     for n in walk(node):
         if isinstance(n, Name):
-            (rep if n.scope == "rep" else lead).add(n.name)
+            (rep if n.scope != "lead" else lead).add(n.rep_key)
         elif isinstance(n, Call) and FUNCTIONS[n.fn].uses_now:
             uses_now = True
     return frozenset(lead), frozenset(rep), uses_now

@@ -45,6 +45,9 @@ class Rep:
     points: float = 0
     held_from_pool: int = 0
     claims_today: int = 0
+    # Target figures at this moment (``target_completion``, ``completion_<metric>``, and the rep's
+    # team's as ``team.completion`` …): computed by the caller, read by rules as rep.X and team.X.
+    figures: Mapping[str, Any] = field(default_factory=dict)
 
     def on_leave(self, day: dt.date) -> bool:
         return any(leave.covers(day) for leave in self.leaves)
@@ -60,6 +63,8 @@ class Rep:
     def values(self, day: dt.date, cap: float | None = None) -> dict[str, Any]:
         """The mapping ``rep.X`` reads in conditions."""
         R = dict(self.attrs)
+        if self.figures:
+            R.update(self.figures)
         R.update(
             id=self.id,
             name=self.name or self.id,
@@ -110,8 +115,13 @@ _NUMERIC = {
 }
 
 
-def rep_from_raw(raw: Mapping[str, Any], rep_fields: Mapping[str, FieldDef], tz: ZoneInfo, *, text: bool = False) -> tuple[Rep | None, list[Problem]]:
-    """A :class:`Rep` from raw input (a CSV row when ``text``); problems per column."""
+def rep_from_raw(
+    raw: Mapping[str, Any], rep_fields: Mapping[str, FieldDef], tz: ZoneInfo, *, text: bool = False, figures: Sequence[str] = ()
+) -> tuple[Rep | None, list[Problem]]:
+    """A :class:`Rep` from raw input (a CSV row when ``text``); problems per column.
+
+    ``figures`` names the target figures the input may give (``target_completion``,
+    ``team.completion`` …: see :func:`rule_engine.targets.figure_names`), read as numbers."""
     problems: list[Problem] = []
     rid = str(raw.get("id") or "").strip()
     if not rid:
@@ -132,6 +142,13 @@ def rep_from_raw(raw: Mapping[str, Any], rep_fields: Mapping[str, FieldDef], tz:
             problems.append(problem.under(key))
         elif value is not None:
             numbers[key] = value
+    given: dict[str, Any] = {}
+    for key in figures:
+        value, problem = coerce(FieldDef(key.replace(".", "_"), "number", Text(key, key)), raw.get(key), tz, text=text)
+        if problem is not None:
+            problems.append(problem.under(key))
+        elif value is not None:
+            given[key] = value
     status = str(raw.get("status") or "active").strip() or "active"
     if status not in STATUSES:
         problems.append(
@@ -182,6 +199,7 @@ def rep_from_raw(raw: Mapping[str, Any], rep_fields: Mapping[str, FieldDef], tz:
             points=numbers.get("points", 0),
             held_from_pool=int(numbers.get("held_from_pool", 0)),
             claims_today=int(numbers.get("claims_today", 0)),
+            figures=given,
         ),
         [],
     )

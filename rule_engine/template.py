@@ -41,6 +41,7 @@ from rule_engine.points import PointsSpec, compile_points
 from rule_engine.reclaim import ReclaimSpec, compile_reclaim
 from rule_engine.schema import schema_problems
 from rule_engine.segments import Row, Table
+from rule_engine.targets import TargetsSpec, compile_targets, figure_names
 from rule_engine.trace import outputs_of
 from rule_engine.triggers import Trigger, compile_triggers
 from rule_engine.types import (
@@ -143,6 +144,7 @@ class CompiledTemplate:
     derived: tuple[str, ...] = ()  # the derived day counts some condition reads
     lead_env: Env | None = field(default=None, repr=False, compare=False)
     rep_env: Env | None = field(default=None, repr=False, compare=False)
+    targets: TargetsSpec | None = None
 
     # -- records ---------------------------------------------------------------------------------
 
@@ -737,6 +739,14 @@ def _compile(data: Mapping[str, Any]) -> tuple[CompiledTemplate | None, list[Pro
     field_types.update({k: d.value_type for k, d in lead_defs.items()})
     rep_types: dict[str, ValueType] = dict(REP_BUILTINS)
     rep_types.update({k: d.value_type for k, d in rep_defs.items()})
+    if data.get("targets") is not None:
+        # Completion figures come with the roster snapshot: rep.X, and team.X for the rep's team.
+        rep_figures, team_figures = figure_names(data["targets"])
+        for name in rep_defs:
+            if name in rep_figures:
+                ctx.report(("rep_fields", name), "compile.reserved", "{n!r} is a target figure rules read; choose another name", "{n!r} 是目标完成率指标,请换一个名称", n=name)
+        rep_types.update(rep_figures)
+        rep_types.update({f"team.{k}": t for k, t in team_figures.items()})
 
     field_env = Env(dict(field_types), None, tz_name, {}, "in a field", "字段中")
     _attach_field_conditions(lead_defs, data["fields"], ("fields",), ctx, field_env)
@@ -758,6 +768,7 @@ def _compile(data: Mapping[str, Any]) -> tuple[CompiledTemplate | None, list[Pro
     triggers = compile_triggers(data.get("triggers"), ctx)
     points = compile_points(data.get("points"), ctx)
     forms = _compile_forms(data.get("forms") or {}, ctx, lead_defs, lead_types, problems)
+    targets = compile_targets(data.get("targets"), ctx, lead_types, forms)
 
     handover = None
     if data.get("handover") is not None:
@@ -804,6 +815,7 @@ def _compile(data: Mapping[str, Any]) -> tuple[CompiledTemplate | None, list[Pro
             derived=tuple(sorted(ctx.lead_reads & {"days_since_created", "days_since_assigned", "days_since_last_followup"})),
             lead_env=ctx.lead_env,
             rep_env=ctx.rep_env,
+            targets=targets,
         ),
         [],
     )

@@ -260,7 +260,7 @@ CASES = [
         "exponential time",
     ),
     C("regex-backtracking-in-matches", when("'matches(company, \"^(a|aa)+$\")'"), "matches(", "$.segments[0].rules[0].when", "exponential time"),
-    C("attribute-access", when("'deal_size.__class__ == 1'"), "__class__", "$.segments[0].rules[0].when", "only lead.X and rep.X may use a dot"),
+    C("attribute-access", when("'deal_size.__class__ == 1'"), "__class__", "$.segments[0].rules[0].when", "only lead.X, rep.X and team.X may use a dot"),
     C("dunder-through-lead", when("'lead.__class__ == 1'"), "__class__", "$.segments[0].rules[0].when", "cannot start with '_'"),
     C("dunder-import", when("'__import__(\"os\") == 1'"), "__import__", "$.segments[0].rules[0].when", "double underscores", "__import__"),
     C("unknown-function", when("'lenn(company) > 3'"), "lenn(", "$.segments[0].rules[0].when", "unknown function 'lenn'", "did you mean 'len'"),

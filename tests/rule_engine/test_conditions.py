@@ -470,8 +470,8 @@ def nested_not(depth: int) -> Any:
 REJECTED: list[tuple[str, Any, Env, str, str, str | None]] = [
     # id, condition, env, problem code, fragment of the English message, suggestion
     ("attribute of lead", "lead.__class__ == 1", REP_ENV, "condition.name", "cannot start with '_'", None),
-    ("attribute chain", "x.y.z == 1", REP_ENV, "condition.name", "only lead.X and rep.X may use a dot", None),
-    ("attribute of a field", "company.upper == 1", REP_ENV, "condition.name", "only lead.X and rep.X may use a dot", None),
+    ("attribute chain", "x.y.z == 1", REP_ENV, "condition.name", "only lead.X, rep.X and team.X may use a dot", None),
+    ("attribute of a field", "company.upper == 1", REP_ENV, "condition.name", "only lead.X, rep.X and team.X may use a dot", None),
     ("two levels under lead", "lead.company.lower == 1", REP_ENV, "condition.name", "only one level of names", None),
     ("method call on lead", "lead.company() == 1", REP_ENV, "condition.name", "only one level of names", None),
     ("dunder name", "__import__('os')", REP_ENV, "condition.name", "double underscores", None),

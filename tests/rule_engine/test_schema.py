@@ -303,6 +303,29 @@ FULL: dict[str, Any] = {
             {"name": "moved", "on": "stage.changed", "when": 'stage == "proposal"', "amount": 3},
         ],
     },
+    "targets": {
+        "period": "quarter",
+        "levels": ["company", "region", "team", "rep"],
+        "split": "weights",
+        "grade": "tier",
+        "metrics": [
+            {"name": "revenue", "title": {"zh": "签约额", "en": "Revenue"}, "kind": "revenue", "field": "deal_size"},
+            {"name": "new_customers", "kind": "new_customers", "when": 'industry == "medical"'},
+            {"name": "deals", "kind": "deals_won"},
+            {"name": "visits", "kind": "visits", "when": 'method == "visit"'},
+            {"name": "calls", "kind": "calls", "when": 'method == "call"'},
+            {"name": "proposals", "kind": "proposals_sent", "when": 'method == "wechat"'},
+            {"name": "followups", "kind": "followups_logged"},
+        ],
+        "health": {
+            "completion": {"green": 1, "yellow": 0.8},
+            "activity": {"green": 1, "yellow": 0.8},
+            "coverage": {"green": 0.9, "yellow": 0.7},
+            "first_response_hours": {"green": 24, "yellow": 72},
+            "compliance": {"green": 0.95, "yellow": 0.8},
+            "reclaim_rate": {"green": 0.05, "yellow": 0.15},
+        },
+    },
     "forms": {
         "new_lead": {"title": {"zh": "新建线索", "en": "New lead"}, "include": ["company", "contact", "phone", "deal_size"]},
         "followup": {
