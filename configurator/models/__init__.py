@@ -7,6 +7,7 @@ from configurator.models.jobs import ImportRowProblem, Job
 from configurator.models.lead import FollowUp, Handover, Lead, PoolClaim
 from configurator.models.ledger import AuditEvent, PointEntry
 from configurator.models.notification import Notification
+from configurator.models.target import HealthReport, TargetNode, TargetPlan, TargetResult
 from configurator.models.team import Leave, Rep, RotationState, Team
 from configurator.models.template import TemplateDraft, TemplateVersion
 
@@ -17,6 +18,7 @@ __all__ = [
     "AuditEvent",
     "FollowUp",
     "Handover",
+    "HealthReport",
     "ImportRowProblem",
     "Job",
     "Lead",
@@ -27,6 +29,9 @@ __all__ = [
     "PoolClaim",
     "Rep",
     "RotationState",
+    "TargetNode",
+    "TargetPlan",
+    "TargetResult",
     "Team",
     "TemplateDraft",
     "TemplateVersion",

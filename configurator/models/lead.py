@@ -47,6 +47,7 @@ class Lead(Base):
     reclaim_count: Mapped[int] = mapped_column(Integer, default=0)
     reclaimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     reminded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    won_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # since the template's won_when holds (None: not won)
     template_version_id: Mapped[int | None] = mapped_column(ForeignKey("template_versions.id"))
     import_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
     import_hash: Mapped[str | None] = mapped_column(String(64))  # hash of the imported row's typed values
@@ -55,12 +56,15 @@ class Lead(Base):
 
 class FollowUp(Base):
     __tablename__ = "followups"
+    # A rep's follow-ups in a period: activity targets and KPIs count them with one GROUP BY.
+    __table_args__ = (Index("ix_followups_rep_at", "rep_id", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id"), index=True)
     rep_id: Mapped[str] = mapped_column(ForeignKey("reps.id"), index=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the follow-up form's values
+    activity: Mapped[str | None] = mapped_column(String(64))  # the template's activity metric it counts for (targets), if any
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
