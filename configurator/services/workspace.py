@@ -24,7 +24,6 @@ from configurator.services.leads import record_of
 from configurator.services.roster import snapshot, utc, week_bounds
 from configurator.services.templates import compiled, get_version
 from rule_engine import CompiledTemplate
-from rule_engine.conditions import format_value
 from rule_engine.reclaim import ReclaimVerdict, verdict_for
 
 __all__ = ["AgendaItem", "HealthItem", "agenda", "due_field", "lead_title", "weekly_health"]
@@ -152,7 +151,7 @@ def _reads_rep(template: CompiledTemplate) -> bool:
 def _item(template: CompiledTemplate, lead: Lead, verdict: ReclaimVerdict, due: dt.date | None, today: dt.date) -> AgendaItem:
     tz = template.timezone
     deadline = verdict.deadline.astimezone(tz) if verdict.deadline else None
-    when = format_value(deadline.replace(microsecond=0)) if deadline else ""
+    when = deadline.strftime("%Y-%m-%d %H:%M") if deadline else ""  # in the team's timezone
     rule = next((r for r in template.reclaim.rules if r.name == verdict.rule), None) if template.reclaim and verdict.rule else None
     why_en, why_zh = (f" ({rule.title.en})", f"({rule.title.zh})") if rule else ("", "")
     if lead.locked:
