@@ -72,11 +72,11 @@ def _attrs(**pairs: Any) -> Markup:
     """HTML attributes: a value of True is a bare attribute; False and None are left out."""
     out = []
     for key, value in pairs.items():
-        name = key.rstrip("_").replace("_", "-")
         if value is None or value is False:
             continue
-        out.append(Markup(" {}").format(name) if value is True else Markup(' {}="{}"').format(name, value))
-    return Markup("").join(out)
+        name = key.rstrip("_").replace("_", "-")  # names are ours; values are escaped
+        out.append(f" {name}" if value is True else f' {name}="{escape(value)}"')
+    return Markup("".join(out))
 
 
 def _control(f: FormField, value: str | list[str], visible: bool, required: bool, invalid: bool, lang: str) -> Markup:
