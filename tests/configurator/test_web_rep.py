@@ -262,3 +262,23 @@ def test_weekly_health(fresh: World) -> None:
     assert dict(re.findall(r'data-test="health-item-(\w+)" data-light="(\w+)"', page))["followups_week"] == "green"
     with session_scope(workspace_of(fresh.app).sessions) as s:
         assert s.scalar(select(func.count()).select_from(FollowUp)) == 1
+
+
+def test_the_workspace_on_sqlite_and_postgresql(db_url: str, tmp_path: Path) -> None:
+    """The workspace's own reads (deadlines, follow-ups due, the week's figures) on both databases."""
+    w = world(db_url, tmp_path)
+    try:
+        a = client_for(w, "rep_a", "zh")
+        token = csrf(a, "/rep/")
+        form = {"csrf_token": token, "method": "call", "summary": "called about the pilot", "next_followup_date": "2020-01-01"}
+        assert a.post("/rep/leads/LA/followup", data=form).status_code == 302
+        assert a.post("/rep/pool/LP/claim", data={"csrf_token": token}).status_code == 302
+        html = a.get("/rep/").get_data(as_text=True)
+        rows = re.findall(r'<li class="agenda-item (\w+)" data-test="lead-row" data-lead="(\w+)" data-urgency="(\d)"', html)
+        assert [(lead, light) for light, lead, _ in rows] == [("LA", "red"), ("LP", "yellow")]  # a planned follow-up long past, then a new lead
+        assert "计划于 2020-01-01 跟进" in html
+        health = a.get("/rep/health").get_data(as_text=True)
+        lights = dict(re.findall(r'data-test="health-item-(\w+)" data-light="(\w+)"', health))
+        assert lights["overdue"] == "red" and lights["followups_week"] == "yellow"  # one of two leads followed up this week
+    finally:
+        w.close()
