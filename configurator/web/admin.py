@@ -361,7 +361,7 @@ def simulation(name: str) -> ResponseReturnValue:
         shown = f"{load:g} / {cap:g}" if isinstance(cap, (int, float)) else f"{load:g}"
         tone = "blue"
         if isinstance(cap, (int, float)) and cap > 0:
-            tone = "red" if load > cap else ("yellow" if load >= 0.8 * cap else "green")
+            tone = "red" if load >= cap else ("yellow" if load >= 0.7 * cap else "green")  # as the dashboard's lights
             top = max(top, float(cap))
         load_bars.append(Bar(f"{r.get('name') or r.get('id')} (+{r.get('assigned', 0)})", load, shown, tone))
     load_chart = bar_chart("sim-load", t("Load against the cap (new leads in brackets)", "负载与上限(括号内为新分配)"), load_bars, max_value=top or None, test="sim-load-chart") if load_bars else None
