@@ -26,7 +26,7 @@ from configurator.services.templates import compiled, get_version
 from rule_engine import CompiledTemplate
 from rule_engine.reclaim import ReclaimVerdict, verdict_for
 
-__all__ = ["AgendaItem", "HealthItem", "agenda", "due_field", "lead_title", "weekly_health"]
+__all__ = ["AgendaItem", "HealthItem", "agenda", "due_field", "health_report", "lead_title", "stored_health", "week_key", "weekly_health"]
 
 # Urgency, most urgent first.
 OVERDUE, TODAY, DUE_SOON, NEW, LATER, SAFE = range(6)
@@ -258,3 +258,41 @@ def weekly_health(session: Session, team: Team, rep_id: str, now: dt.datetime, i
         f"有 {open_handovers} 份交接清单等你填写或确认" if open_handovers else "没有等你处理的交接",
     ))
     return out
+
+
+def week_key(template: CompiledTemplate, now: dt.datetime) -> str:
+    """The ISO week of ``now`` in the template's timezone, as reports are keyed: ``2026-W48``."""
+    year, week, _ = now.astimezone(template.timezone).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def stored_health(session: Session, rep_id: str, week: str) -> tuple[list[HealthItem], dt.datetime] | None:
+    """The weekly health report stored for ``rep_id`` and ``week`` (the periodic job's), if any, and when it was made."""
+    from configurator.models import HealthReport
+
+    report = session.scalar(select(HealthReport).where(HealthReport.rep_id == rep_id, HealthReport.week == week))
+    if report is None:
+        return None
+    items = []
+    for raw in report.items or []:
+        key = str(raw.get("item") or raw.get("key") or "")
+        title = raw.get("title") if isinstance(raw.get("title"), dict) else {}
+        light = str(raw.get("status") or "grey")
+        items.append(HealthItem(
+            key, light if light in ("red", "yellow", "green") else "grey", str(raw.get("value", "")),
+            str(title.get("en") or key.replace("_", " ")), str(title.get("zh") or title.get("en") or key.replace("_", " ")),
+            str(raw.get("en") or ""), str(raw.get("zh") or raw.get("en") or ""),
+        ))
+    generated = _aware(report.generated_at)
+    assert generated is not None
+    return items, generated
+
+
+def health_report(session: Session, team: Team, rep_id: str, now: dt.datetime, items: Sequence[AgendaItem] | None = None) -> tuple[list[HealthItem], dt.datetime | None]:
+    """This week's report for ``rep_id``: the stored one when the weekly job has made it, else
+    worked out now (:func:`weekly_health`); and when the stored one was made (None: live)."""
+    template = compiled(get_version(session, team.template_name))
+    stored = stored_health(session, rep_id, week_key(template, now))
+    if stored is not None and stored[0]:
+        return stored
+    return weekly_health(session, team, rep_id, now, items), None

@@ -151,7 +151,7 @@ def workspace() -> ResponseReturnValue:
     with session_scope(workspace_of().sessions) as db:
         me = _me(db)
         items = workspace_service.agenda(db, me.team, me.rep_id, now)
-        health = workspace_service.weekly_health(db, me.team, me.rep_id, now, items)
+        health, _ = workspace_service.health_report(db, me.team, me.rep_id, now, items)
         handovers = _my_handovers(db, me)
         pool_count = len(pool_service.pool_leads(db, me.team, limit=500))
         return render_template(
@@ -529,8 +529,8 @@ def health() -> ResponseReturnValue:
     now = _now()
     with session_scope(workspace_of().sessions) as db:
         me = _me(db)
-        items = workspace_service.weekly_health(db, me.team, me.rep_id, now)
+        items, generated = workspace_service.health_report(db, me.team, me.rep_id, now)
         start, end = week_bounds(me.template, now)
         tz = me.template.timezone
         week = (start.astimezone(tz).date(), (end.astimezone(tz) - dt.timedelta(seconds=1)).date())
-        return render_template("fenpei/rep/health.html", me=me, items=items, week=week)
+        return render_template("fenpei/rep/health.html", me=me, items=items, week=week, generated=_when(generated, me.template) if generated else None)

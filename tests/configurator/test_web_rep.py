@@ -282,3 +282,22 @@ def test_the_workspace_on_sqlite_and_postgresql(db_url: str, tmp_path: Path) -> 
         assert lights["overdue"] == "red" and lights["followups_week"] == "yellow"  # one of two leads followed up this week
     finally:
         w.close()
+
+
+def test_the_stored_weekly_report_is_shown_when_there_is_one(fresh: World) -> None:
+    from configurator.models import HealthReport
+    from configurator.services.workspace import week_key
+    from rule_engine import load_template
+
+    now = dt.datetime.now(dt.UTC)
+    week = week_key(load_template(Path(__file__).resolve().parents[2] / "templates" / "b2b_software.yaml"), now)
+    a = client_for(fresh, "rep_a", "zh")
+    assert 'data-test="health-live"' in a.get("/rep/health").get_data(as_text=True)
+    with session_scope(workspace_of(fresh.app).sessions, write_lock=True) as s:
+        team_id = s.scalar(select(Lead.team_id).where(Lead.id == "LA"))
+        s.add(HealthReport(team_id=team_id, rep_id="r02", week=week, status="red", generated_at=now, items=[
+            {"item": "visits", "value": "1/4", "status": "red", "en": "1 visit of the 4 planned", "zh": "计划 4 次拜访,完成 1 次"},
+        ]))
+    page = a.get("/rep/health").get_data(as_text=True)
+    assert 'data-test="health-stored"' in page and "计划 4 次拜访,完成 1 次" in page
+    assert re.findall(r'data-test="health-item-(\w+)" data-light="(\w+)"', page) == [("visits", "red")]
