@@ -657,7 +657,10 @@ class SchemaForm:
 
         doc = copy.deepcopy(document)
         op = action.get("op")
-        ptr = tuple(action.get("ptr") or ())
+        raw_ptr = action.get("ptr") or []
+        if not isinstance(raw_ptr, list) or not all(isinstance(p, (str, int)) and not isinstance(p, bool) for p in raw_ptr):
+            raise ActionError("an action needs a path: a list of keys and indexes", "操作需要路径:由键和下标组成的列表")
+        ptr = tuple(raw_ptr)
         where = format_path(ptr)
         if op in ("cond-mode", "cond-add"):
             current = _get(doc, ptr, where)
@@ -681,7 +684,8 @@ class SchemaForm:
         if op == "move":
             parent = _get(doc, ptr[:-1], where)
             i = ptr[-1] if ptr else None
-            j = (i + int(action.get("by") or 0)) if isinstance(i, int) else None
+            by = action.get("by")
+            j = (i + by) if isinstance(i, int) and isinstance(by, int) and by in (-1, 1) else None
             if not isinstance(parent, list) or not isinstance(i, int) or j is None or not (0 <= i < len(parent) and 0 <= j < len(parent)):
                 raise _missing(where)
             parent[i], parent[j] = parent[j], parent[i]

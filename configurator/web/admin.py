@@ -337,6 +337,11 @@ def leads(name: str) -> ResponseReturnValue:
     return jsonify({"leads": out, "skipped": skipped, "problems": problems, "now": now})
 
 
+def _num(value: Any) -> float | None:
+    """A figure sent back by the page, as a number (None when it is not one)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 @bp.post("/templates/<name>/simulation")
 @_admin
 def simulation(name: str) -> ResponseReturnValue:
@@ -352,12 +357,16 @@ def simulation(name: str) -> ResponseReturnValue:
         if isinstance(counts, dict):
             bars = [Bar(str(k), float(v)) for k, v in counts.items() if isinstance(v, (int, float))]
             grades.append((table, bar_chart(f"sim-grade-{table}", t(f"Leads by {table}", f"按 {table} 的线索数"), bars, test=f"sim-grade-{table}")))
-    reps = [r for r in summary.get("reps") or [] if isinstance(r, dict)]
+    reps = [
+        {**r, "load": _num(r.get("load")) or 0.0, "load_before": _num(r.get("load_before")) or 0.0, "cap": _num(r.get("cap")), "assigned": int(_num(r.get("assigned")) or 0)}
+        for r in summary.get("reps") or []
+        if isinstance(r, dict)
+    ]
     load_bars = []
     top = 0.0
     for r in reps:
-        load = float(r.get("load") or 0)
-        cap = r.get("cap")
+        load = r["load"]
+        cap = r["cap"]
         shown = f"{load:g} / {cap:g}" if isinstance(cap, (int, float)) else f"{load:g}"
         tone = "blue"
         if isinstance(cap, (int, float)) and cap > 0:

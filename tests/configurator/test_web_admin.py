@@ -116,6 +116,8 @@ def test_structural_actions_come_back_with_the_form(w: World) -> None:
     assert len(added["document"]["segments"][4]["rules"]) == 4 and not added["valid"]  # a blank row to fill in
     refused = sync(w, token, {"document": document, "action": {"op": "add-entry", "ptr": ["fields"], "key": "company"}}, lang="zh-CN")
     assert refused.status_code == 422 and "已存在" in refused.get_json()["error"]["message"]
+    for nonsense in ({"op": "remove", "ptr": "fields"}, {"op": "move", "ptr": ["segments", 0], "by": {}}, {"op": "variant", "ptr": ["title"], "variant": "1"}):
+        assert sync(w, token, {"document": document, "action": nonsense}).status_code == 422
 
 
 def test_a_bad_condition_is_located_by_line_and_path(w: World) -> None:
@@ -174,6 +176,9 @@ def test_simulating_the_draft_on_the_sample_leads_shows_the_figures(w: World) ->
         assert f'data-test="{test}"' in html, test
     assert f'data-test="sim-gini">{summary["fairness"]["gini"]}<' in html
     assert html.count('data-test="sim-rep"') == 3 and html.count('data-test="sim-explanation"') >= 2
+    # Figures the page sends back that are not numbers are not drawn as numbers (and break nothing).
+    odd = w.client.post("/admin/templates/b2b_software/simulation", json={"summary": {"reps": [{"id": "r01", "load": "x", "cap": None}], "grades": {"tier": {"A": "?"}}}, "leads": ["?"]}, headers={"X-CSRF-Token": token})
+    assert odd.status_code == 200
     # A lower threshold puts more leads in tier A.
     lower, _ = _simulate(w, token, SOURCE.replace("score >= 60", "score >= 40"))
     assert lower["summary"]["grades"]["tier"].get("A", 0) > summary["grades"]["tier"].get("A", 0)

@@ -115,6 +115,8 @@ def test_actions_change_the_document(form: SchemaForm) -> None:
         {"op": "move", "ptr": ["segments", 0], "by": -1},
         {"op": "variant", "ptr": ["title"], "variant": 7},
         {"op": "explode", "ptr": []},
+        {"op": "remove", "ptr": 3},
+        {"op": "move", "ptr": ["segments", 1], "by": "x"},
         {"op": "cond-mode", "ptr": ["segments", 4, "rules", 1, "when"], "mode": "rows", "_src": "score >== 60"},
     ],
 )
