@@ -230,7 +230,6 @@ def _lead_page(lead_id: str, *, followup: Posted | None = None, stage: Posted | 
         return render_template(
             "fenpei/rep/lead.html", me=me, view=view, item=item, owns=owns, groups=_groups(template, view.fields, view.hidden, lang),
             grades=view.outputs, history=history, forms=forms, handover=handover, title=workspace_service.lead_title(template, view.fields, lead_id),
-            open_section="stage" if stage else "followup",
         ), status
 
 
