@@ -40,6 +40,7 @@ from configurator.models import (
 from configurator.services import audit
 from configurator.services import handovers as handovers_service
 from configurator.services import points as points_service
+from configurator.services import targets as targets_service
 from configurator.services.assignment import lock_rotation
 from configurator.services.leads import FRESH_OWNERSHIP, dedup_key, grade_record, record_of, to_json
 from configurator.services.roster import snapshot, utc
@@ -419,13 +420,19 @@ def update_lead(
         changes={k: list(v) for k, v in diff.items()}, grades={k: list(v) for k, v in grades.items()},
     )
 
+    # Targets: a deal won counts for its owner now (once per lead and metric); leads.won_at follows won_when.
+    won = template.won_when
+    if won is not None:
+        won_now, won_before = won.fn(grade.values, None), won.fn(old_grade.values, None)
+        if won_now != won_before:
+            targets_service.record_won(session, team, template, lead_id, owner_id, grade.values, now, won=won_now)
+
     # Points: the stage the owner moved the lead to (scored before any trigger moves it on).
     events: list[Event] = []
     if owner_id is not None:
         data = {"previous_stage": diff["stage"][0]} if "stage" in diff else {}
         if "stage" in diff:
             events.append(Event("stage.changed", event_id=f"stage:{lead_id}:{revision}", at=now, rep=owner_id, lead=after, data=data))
-        won = template.won_when
         if won is not None and won.fn(grade.values, None) and not won.fn(old_grade.values, None):
             events.append(Event("lead.converted", event_id=f"converted:{lead_id}:{revision}", at=now, rep=owner_id, lead=after, data=data))
     if events and template.points is not None:

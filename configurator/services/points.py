@@ -217,7 +217,8 @@ def close_period(session: Session, team: Team, period: str, now: dt.datetime, *,
     """Score the ``period.ended`` event of ``period`` for every rep of the team; returns entries written.
 
     The entries belong to ``period`` (the event is dated at its last moment); rules read the reps'
-    figures as of ``now``. Refused before the period has ended. Safe to run twice: each rep's event
+    figures as of ``now``, and their target figures (``team.completion`` …) for ``period``. Refused
+    before the period has ended. Safe to run twice: each rep's event
     id is ``period:<team>:<period>:<rep>``, so the second run finds every key already in the ledger.
     """
     version = get_version(session, team.template_name)
@@ -229,6 +230,10 @@ def close_period(session: Session, team: Team, period: str, now: dt.datetime, *,
         raise _refuse("points.open_period", "period {p} has not ended yet (it ends at {end})", "周期 {p} 尚未结束(结束于 {end})", p=period, end=end.isoformat())
     at = end - dt.timedelta(microseconds=1)
     roster = snapshot(session, team, template, now)
+    if template.targets is not None:
+        from configurator.services.targets import figures_at  # targets reads this module's period bounds
+
+        roster = figures_at(session, team, template, at, roster)  # team.completion of the period that ended
     events = [Event("period.ended", event_id=f"period:{team.slug}:{period}:{r.id}", at=at, rep=r.id) for r in roster if r.status != "inactive"]
     rows = award(session, team, template, version, events, {r.id: r for r in roster}, now)
     return write_entries(session, rows)

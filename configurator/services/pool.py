@@ -39,6 +39,7 @@ from configurator.db import session_scope
 from configurator.models import AuditEvent, FollowUp, Lead, Notification, PoolClaim, Rep, Team, TemplateVersion
 from configurator.services import audit
 from configurator.services import points as points_service
+from configurator.services import targets as targets_service
 from configurator.services.assignment import audit_explanation, lock_rotation
 from configurator.services.bulk import bulk_cache, collector_paused
 from configurator.services.dialect import dialect_name, insert_ignoring
@@ -175,7 +176,8 @@ def log_followup(
     )
     if cast("CursorResult[Any]", session.execute(change)).rowcount != 1:
         raise _followup_refusal(session, template, lead_id, rep_id)
-    followup = FollowUp(lead_id=lead_id, rep_id=rep_id, at=at_utc, data=stored)
+    activity = targets_service.activity_of(template, stored, lead.fields)  # which activity target it counts for
+    followup = FollowUp(lead_id=lead_id, rep_id=rep_id, at=at_utc, data=stored, activity=activity)
     session.add(followup)
     session.flush()
     stored_lead = session.get(Lead, lead_id)

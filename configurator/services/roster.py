@@ -166,4 +166,8 @@ def snapshot(session: Session, team: Team, template: CompiledTemplate, now: dt.d
                 claims_today=claims.get(rep_id, 0),
             )
         )
+    if template.targets is not None:
+        from configurator.services.targets import with_figures  # the targets service reads this module's helpers
+
+        out = with_figures(session, team, template, now, out)
     return out
