@@ -74,7 +74,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-KINDS = ("import", "assign", "reclaim", "points_period", "redistribute", "webhooks")
+KINDS = ("import", "assign", "reclaim", "points_period", "redistribute", "webhooks", "kpi_health")
 STATUSES = ("pending", "running", "done", "failed")
 
 # A job whose worker stopped this many times (killed, out of memory…) is failed, not run again.

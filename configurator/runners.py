@@ -66,6 +66,7 @@ __all__ = [
     "schedule_webhooks",
     "submit_assign",
     "submit_import",
+    "submit_health",
     "submit_points",
     "submit_reclaim",
     "submit_webhooks",
@@ -390,6 +391,21 @@ def run_webhooks(run: JobRun) -> dict[str, Any]:
     return result
 
 
+def run_health(run: JobRun) -> dict[str, Any]:
+    """The weekly health reports of one team and week, in one transaction (one per rep and week:
+    a second run, or a second scheduler's job, writes nothing more)."""
+    from configurator.services import kpis
+
+    p = run.params
+    with run.unit() as session:
+        team = get_team(session, p["team"])
+        written = kpis.write_health(session, team, p["week"], _parse(p["now"]), job_id=run.job_id)
+        result = {"team": p["team"], "week": p["week"], "reports": int(written)}
+        run.progress = int(written)
+        run.finish(session, result)
+    return result
+
+
 RUNNERS: dict[str, Runner] = {
     "assign": run_assign,
     "import": run_import,
@@ -397,6 +413,7 @@ RUNNERS: dict[str, Runner] = {
     "points_period": run_points,
     "redistribute": run_redistribute,
     "webhooks": run_webhooks,
+    "kpi_health": run_health,
 }
 
 
@@ -434,6 +451,15 @@ def submit_redistribute(session: Session, team_slug: str, now: dt.datetime, send
     """A pass moving unavailable reps' open leads at ``now``; with ``dedup``, at most one job per key."""
     team = get_team(session, team_slug)
     job_id, created = jobs.submit(session, "redistribute", {"team": team.slug, "now": _iso(now), "actor": actor}, dedup=dedup)
+    if created:
+        jobs.enqueue_after_commit(session, job_id, send)
+    return job_id, created
+
+
+def submit_health(session: Session, team_slug: str, week: str, now: dt.datetime, send: Send) -> tuple[int, bool]:
+    """The weekly health reports of ``week`` (one job per team and week). Sent after commit when created."""
+    team = get_team(session, team_slug)
+    job_id, created = jobs.submit(session, "kpi_health", {"team": team.slug, "week": week, "now": _iso(now)}, dedup=f"health:{team.slug}:{week}")
     if created:
         jobs.enqueue_after_commit(session, job_id, send)
     return job_id, created
@@ -561,6 +587,14 @@ def schedule_periodic(ws: Workspace, now: dt.datetime, send: Send) -> Scheduled:
                 created_at = team.created_at if team.created_at.tzinfo else team.created_at.replace(tzinfo=dt.timezone.utc)
                 if created_at < began:  # the team existed during that period
                     asked.append(submit_points(session, team.slug, period, now, send))
+            if template.targets is not None:  # the weekly health report of the week that ended
+                from configurator.services.kpis import previous_week
+
+                week = previous_week(now, template.timezone)
+                week_began = now.astimezone(template.timezone) - dt.timedelta(days=now.astimezone(template.timezone).weekday() + 7)
+                created_at = team.created_at if team.created_at.tzinfo else team.created_at.replace(tzinfo=dt.timezone.utc)
+                if created_at < week_began + dt.timedelta(days=7):  # the team existed during that week
+                    asked.append(submit_health(session, team.slug, week, now, send))
             for job_id, created in asked:
                 (out.created if created else out.existing).append(job_id)
     return out

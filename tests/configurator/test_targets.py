@@ -8,6 +8,7 @@ import datetime as dt
 import textwrap
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -406,3 +407,31 @@ def test_follow_ups_record_their_activity(sessions: sessionmaker[Session]) -> No
         visit = pool_svc.log_followup(s, "V0", "e1", {"method": "visit"}, cst("2026-10-03T09:00:00"))
         call = pool_svc.log_followup(s, "V0", "e1", {"method": "call"}, cst("2026-10-04T09:00:00"))
         assert (visit.activity, call.activity) == ("visits", None)
+
+
+def test_weekly_health_job_is_one_per_team_and_week_and_writes_one_report_per_rep(db_url: str, tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from configurator import runners
+    from configurator.context import Workspace
+    from configurator.models import Job, Team
+    from configurator.settings import Settings
+
+    ws = Workspace(Settings(instance=tmp_path, database_url=db_url, broker_url="sqlite:////dev/null"))
+    upgrade(db_url)
+    world(ws.sessions, {"kpi": ["a", "b", "d"]})
+    with session_scope(ws.sessions) as s:
+        s.execute(update(Team).values(created_at=cst("2026-09-01T00:00:00")))
+    monday = cst("2026-11-23T09:10:00")
+    first = runners.schedule_periodic(ws, monday, lambda _id: None)
+    again = runners.schedule_periodic(ws, monday + dt.timedelta(minutes=30), lambda _id: None)  # a second scheduler
+    with session_scope(ws.sessions) as s:
+        health = s.scalars(select(Job).where(Job.kind == "kpi_health")).all()
+        assert [(j.dedup, j.params["week"]) for j in health] == [("health:kpi:2026-W47", "2026-W47")]
+        assert health[0].id in first.created and health[0].id in again.existing
+        job_id = health[0].id
+    assert runners.execute(ws, job_id, lease_seconds=30) == "done"
+    runners.execute(ws, job_id, lease_seconds=30)  # delivered twice: the reports stay one per rep and week
+    with session_scope(ws.sessions) as s:
+        assert sorted((r.rep_id, r.week, r.job_id) for r in s.scalars(select(HealthReport))) == [("a", "2026-W47", job_id), ("b", "2026-W47", job_id)]
+    ws.engine.dispose()
