@@ -435,5 +435,6 @@ from configurator import cli_leads  # noqa: E402,F401 - registers its verbs
 from configurator import cli_handover  # noqa: E402,F401 - registers its verbs
 from configurator import cli_jobs  # noqa: E402,F401 - registers its verbs
 from configurator import cli_pool  # noqa: E402,F401 - registers its verbs
+from configurator import cli_targets  # noqa: E402,F401 - registers its verbs
 from configurator import cli_users  # noqa: E402,F401 - registers its verbs
 from configurator import cli_demo  # noqa: E402,F401 - registers its verbs

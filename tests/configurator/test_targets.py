@@ -5,6 +5,7 @@ set against figures worked out by hand, and rules that read completion."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import textwrap
 from collections.abc import Iterator
 from decimal import Decimal
@@ -435,3 +436,31 @@ def test_weekly_health_job_is_one_per_team_and_week_and_writes_one_report_per_re
     with session_scope(ws.sessions) as s:
         assert sorted((r.rep_id, r.week, r.job_id) for r in s.scalars(select(HealthReport))) == [("a", "2026-W47", job_id), ("b", "2026-W47", job_id)]
     ws.engine.dispose()
+
+
+def test_cli_targets_kpis_and_health(tmp_path: Path) -> None:
+    from support import fenpei
+
+    (tmp_path / "kpi.yaml").write_text(TEMPLATE, encoding="utf-8")
+    (tmp_path / "reps.csv").write_text("id,name\ne1,Ann\ne2,Bo\n", encoding="utf-8")
+    for args in (["init"], ["template", "import", "kpi.yaml", "--publish"], ["team", "create", "east", "--name", "East", "--template", "kpi_test"], ["reps", "import", "east", "reps.csv"]):
+        done = fenpei(tmp_path, *args)
+        assert done.returncode == 0, done
+    plan = "period: 2026-Q4\nmetric: visits\ntree:\n  level: team\n  key: east\n  owner: mgr\n  amount: 10\n  split: manual\n  children:\n    - {level: rep, key: e1, amount: 6}\n    - {level: rep, key: e2, amount: 3}\n"
+    (tmp_path / "bad.yaml").write_text(plan, encoding="utf-8")
+    bad = fenpei(tmp_path, "targets", "set", "bad.yaml", "--now", "2026-10-01T00:00:00+08:00")
+    assert bad.returncode == 1 and bad.stdout.strip() == "bad.yaml:9: $.tree.children: the children of east add up to 9, not 10 (1 short)", bad
+    (tmp_path / "plan.yaml").write_text(plan.replace("amount: 3}", "amount: 4}"), encoding="utf-8")
+    ok = fenpei(tmp_path, "targets", "set", "plan.yaml", "--now", "2026-10-01T00:00:00+08:00")
+    assert ok.returncode == 0 and "kpi_test visits 2026-Q4: version 1" in ok.stdout, ok
+    shown = fenpei(tmp_path, "targets", "show", "east", "--metric", "visits", "--period", "2026-Q4", "--history", "--now", "2026-10-02T00:00:00+08:00")
+    assert shown.returncode == 0 and "e1 (rep, e1)" in shown.stdout and "version 1 from" in shown.stdout, shown
+    rolled = fenpei(tmp_path, "targets", "rollup", "east", "--metric", "visits", "--period", "2026-Q4", "--json", "--now", "2026-10-02T00:00:00+08:00")
+    assert rolled.returncode == 0, rolled
+    assert [(n["key"], n["target"], n["result"], n["completion"]) for n in json.loads(rolled.stdout)["nodes"]] == [("east", "10.00", "0", "0.0000"), ("e1", "6.00", "0", "0.0000"), ("e2", "4.00", "0", "0.0000")]
+    table = fenpei(tmp_path, "kpis", "--team", "east", "--period", "2026-Q4", "--now", "2026-10-02T00:00:00+08:00")
+    assert table.returncode == 0 and "fairness among 2 active reps: spread 0, Gini 0" in table.stdout, table
+    as_csv = fenpei(tmp_path, "kpis", "--period", "2026-Q4", "--format", "csv", "--now", "2026-10-02T00:00:00+08:00")
+    assert as_csv.stdout.splitlines()[0].startswith("team,rep,name,completion") and len(as_csv.stdout.splitlines()) == 4, as_csv
+    health = fenpei(tmp_path, "health", "east", "--week", "2026-W40", "--make", "--json", "--now", "2026-10-05T09:00:00+08:00")
+    assert health.returncode == 0 and sorted(r["rep"] for r in json.loads(health.stdout)) == ["e1", "e2"], health
