@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
-from configurator.api import auth, leads, operations, webhooks
+from configurator.api import auth, leads, operations, targets, webhooks
 from configurator.api.errors import http_error
 from configurator.api.spec import openapi_document
 
@@ -22,7 +22,7 @@ __all__ = ["PREFIX", "init_app"]
 PREFIX = "/api/v1"
 
 api = Blueprint("api", __name__, url_prefix=PREFIX)
-for child in (auth.bp, leads.bp, operations.bp, webhooks.bp):
+for child in (auth.bp, leads.bp, operations.bp, targets.bp, webhooks.bp):
     api.register_blueprint(child)
 
 

@@ -464,3 +464,33 @@ def test_cli_targets_kpis_and_health(tmp_path: Path) -> None:
     assert as_csv.stdout.splitlines()[0].startswith("team,rep,name,completion") and len(as_csv.stdout.splitlines()) == 4, as_csv
     health = fenpei(tmp_path, "health", "east", "--week", "2026-W40", "--make", "--json", "--now", "2026-10-05T09:00:00+08:00")
     assert health.returncode == 0 and sorted(r["rep"] for r in json.loads(health.stdout)) == ["e1", "e2"], health
+
+
+def test_api_targets_kpis_and_health(db_url: str, tmp_path: Path) -> None:
+    from api_support import ROOT, world as api_world
+
+    from configurator.app import workspace_of
+
+    w = api_world(db_url, tmp_path)
+    try:
+        with session_scope(workspace_of(w.app).sessions, write_lock=True) as s:
+            tmpl_svc.import_draft(s, (ROOT / "templates" / "consumer_goods_regional.yaml").read_text(encoding="utf-8"))
+            tmpl_svc.publish(s, "consumer_goods_regional")
+            cg = teams_svc.create_team(s, "cg", "快消", "consumer_goods_regional")
+            teams_svc.upsert_reps(s, cg, [Rep("c1", "C1"), Rep("c2", "C2")])
+        plan = "period: 2026-Q4\nmetric: new_stores\ntree: {level: team, key: cg, owner: boss, amount: 9, split: weights, children: [{level: rep, key: c1, weight: 2}, {level: rep, key: c2}]}\n"
+        assert w.call("mgr_east", "POST", "/targets", {"plan": plan}).status_code == 403  # does not manage cg
+        made = w.call("admin", "POST", "/targets", {"plan": plan, "at": "2026-10-01T00:00:00+08:00"})
+        assert made.status_code == 201 and made.get_json() | {"effective_from": None} == {"template": "consumer_goods_regional", "period": "2026-Q4", "metric": "new_stores", "version": 1, "effective_from": None, "created": True}
+        bad = w.call("admin", "POST", "/targets", {"plan": plan.replace("amount: 9", "amount: 9.5")})
+        assert bad.status_code == 422 and bad.get_json()["error"]["problems"][0]["path"] == "$.tree.amount", bad.get_json()
+        tree = w.call("admin", "GET", "/teams/cg/targets?metric=new_stores&period=2026-Q4&history=true").get_json()
+        assert [(n["key"], n["target"]) for n in tree["nodes"]] == [("cg", "9.00"), ("c1", "6.00"), ("c2", "3.00")] and len(tree["versions"]) == 1
+        assert w.call("mgr_east", "GET", "/teams/cg/kpis").status_code == 403
+        kpis = w.call("admin", "GET", "/teams/cg/kpis?period=2026-11")
+        assert kpis.status_code == 200 and [r["rep"] for r in kpis.get_json()["reps"]] == ["c1", "c2"]
+        made_health = w.call("admin", "POST", "/teams/cg/health", {"week": "2026-W47"})
+        assert made_health.status_code == 201 and made_health.get_json()["reports"] == 2
+        assert [r["rep"] for r in w.call("admin", "GET", "/teams/cg/health?week=2026-W47").get_json()] == ["c1", "c2"]
+    finally:
+        w.close()
