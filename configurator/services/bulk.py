@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
+import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -96,40 +97,64 @@ def stored(session: Session, column: Any, value: Any) -> Any:
     return process(value) if process is not None else value
 
 
-def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def insert_rows(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    converted: bool = False,
+    skip_conflicts: Sequence[str] = (),
+) -> None:
     """Insert ``rows`` (values in ``columns`` order, JSON columns as JSON text) in the session's transaction.
 
-    PostgreSQL: one COPY (with psycopg 3). SQLite: one executemany, date-times converted as SQLAlchemy stores them.
+    PostgreSQL: one COPY (with psycopg 3). SQLite: one executemany, date-times converted as SQLAlchemy stores them
+    (``converted``: the values are already what the driver takes, e.g. date-times as :func:`stored` gives them).
     No per-row work besides that, so the values must already be what the columns hold.
+
+    ``skip_conflicts`` names a unique key: rows whose key exists already are skipped (``ON CONFLICT … DO
+    NOTHING``; on PostgreSQL the rows are copied into a temporary table and inserted from there).
     """
     if not rows:
         return
     names = ", ".join(columns)
+    conflict = f" ON CONFLICT ({', '.join(skip_conflicts)}) DO NOTHING" if skip_conflicts else ""
     if dialect_name(session) == "postgresql":
         raw: Any = session.connection().connection.driver_connection  # the driver's connection, in the session's transaction
         if hasattr(raw, "pipeline"):  # psycopg 3: COPY
-            with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            target = table.name
+            with raw.cursor() as cursor:
+                if skip_conflicts:
+                    # A scratch table per table and column list, emptied at commit and after each use.
+                    target = f"fenpei_copy_{table.name}_{zlib.crc32(names.encode()):08x}"
+                    cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {target} ON COMMIT DELETE ROWS AS SELECT {names} FROM {table.name} WITH NO DATA")
+                with cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                if skip_conflicts:
+                    cursor.execute(f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {target}{conflict}")
+                    cursor.execute(f"TRUNCATE {target}")
             return
         marks = ", ".join("%s" for _ in columns)  # another driver: a plain executemany
-        session.connection().exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", [tuple(row) for row in rows])
+        session.connection().exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks}){conflict}", [tuple(row) for row in rows])
         return
     dialect = session.get_bind().dialect
     processors = []
     for i, name in enumerate(columns):
         impl = table.c[name].type.dialect_impl(dialect)
-        process = None if isinstance(impl, sqltypes.JSON) else impl.bind_processor(dialect)  # JSON comes as text already
+        process = None if converted or isinstance(impl, sqltypes.JSON) else impl.bind_processor(dialect)  # JSON comes as text already
         if process is not None:
             processors.append((i, process))
     if processors:
-        converted = []
+        converted_rows = []
         for row in rows:
             values = list(row)
             for i, process in processors:
                 if values[i] is not None:
                     values[i] = process(values[i])
-            converted.append(tuple(values))
-        rows = converted
+            converted_rows.append(tuple(values))
+        rows = converted_rows
     marks = ", ".join("?" for _ in columns)
-    session.connection().exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", [row if isinstance(row, tuple) else tuple(row) for row in rows])
+    session.connection().exec_driver_sql(
+        f"INSERT INTO {table.name} ({names}) VALUES ({marks}){conflict}", [row if isinstance(row, tuple) else tuple(row) for row in rows]
+    )
