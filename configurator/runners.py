@@ -295,11 +295,12 @@ def run_reclaim(run: JobRun) -> dict[str, Any]:
     now = _parse(p["now"])
     batch = int(p.get("batch") or pool.SWEEP_BATCH)
     result: dict[str, Any] = dict(run.result or {"team": p["team"], **{key: 0 for key in _SWEEP_COUNTS}, "next_after": None})
+    carry = pool.SweepCarry()  # the roster's figures from batch to batch
     while True:
         with run.unit() as session:
             team = get_team(session, p["team"])
             version = _job_version(session, run) or get_version(session, team.template_name)
-            part = pool.sweep_batch(session, team, now, after=result.get("next_after"), batch=batch, actor=p.get("actor") or "system", job_id=run.job_id, version=version)
+            part = pool.sweep_batch(session, team, now, after=result.get("next_after"), batch=batch, actor=p.get("actor") or "system", job_id=run.job_id, version=version, carry=carry)
             result = dict(result, template_version=part.template_version, next_after=part.next_after)
             for key in _SWEEP_COUNTS:
                 value = getattr(part, key)

@@ -26,12 +26,13 @@ import functools
 import hashlib
 import json
 import operator
+from json.encoder import encode_basestring as json_text  # a JSON string, non-ASCII kept (what dumps(ensure_ascii=False) writes)
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import JSON, ColumnElement, CursorResult, Integer, String, Table, Text, and_, bindparam, column, false, func, insert, or_, select, update
+from sqlalchemy import JSON, ColumnElement, CursorResult, Integer, String, Table, Text, and_, bindparam, column, false, func, insert, or_, select, type_coerce, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,19 +42,21 @@ from configurator.services import audit
 from configurator.services import points as points_service
 from configurator.services import targets as targets_service
 from configurator.services.assignment import audit_explanation, lock_rotation
-from configurator.services.bulk import bulk_cache, collector_paused
-from configurator.services.dialect import dialect_name, insert_ignoring
+from configurator.services.bulk import bulk_cache, collector_paused, insert_rows, stored
+from configurator.services.dialect import dialect_name
 from configurator.services.leads import FRESH_OWNERSHIP, grade_record, record_of, to_json
-from configurator.services.roster import snapshot, utc
+from configurator.services.roster import Figures, figures, snapshot, utc
 from configurator.services.templates import ServiceError, compiled, get_version
 from rule_engine import CompiledTemplate, Event, InputError, Problem
 from rule_engine import RotationState as EngineRotation
 from rule_engine import assign as engine_assign
 from rule_engine.conditions import And, Compare, Condition, Const, Name, Node, format_value
 from rule_engine.reclaim import ReclaimRule, ReclaimVerdict, check_claim, verdict_for
+from rule_engine.trace import Recorder
 
 __all__ = [
     "SWEEP_BATCH",
+    "SweepCarry",
     "SweepResult",
     "claim",
     "inbox",
@@ -90,6 +93,14 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 def _key(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def _note_key(lead_id: str, *parts: object) -> str:
+    """A notification's unique key: a hash of what the notice is, after the lead's id when that is
+    short. Keys then come in the order a sweep walks its leads, so one batch's new index entries
+    land together instead of on every page of the index."""
+    digest = _key(lead_id, *parts)
+    return f"{lead_id}:{digest[: 63 - len(lead_id)]}" if len(lead_id) <= 22 else digest
 
 
 def _shown(template: CompiledTemplate, moment: dt.datetime | None) -> str:
@@ -245,6 +256,9 @@ class SweepResult:
         }
 
 
+# What the sweep reads of each candidate, in this order (sweep_batch reads the rows by position). The
+# JSON and date-time columns come as the driver gives them (SQLite: text) and are read by the sweep
+# (json.loads, datetime.fromisoformat), not value by value by SQLAlchemy's result processing.
 _SWEEP_COLUMNS = (
     Lead.id,
     Lead.fields,
@@ -259,7 +273,36 @@ _SWEEP_COLUMNS = (
     Lead.reminded_at,
     Lead.followup_count,
     Lead.reclaim_count,
+    Lead.weight,
+    Lead.is_open,
+    Lead.from_pool,
 )
+_RAW = frozenset({"fields", "created_at", "assigned_at", "first_followup_at", "last_followup_at", "reclaimed_at", "reminded_at"})
+# record_of's date-time values, by their place in _SWEEP_COLUMNS
+_RECORD_TIMES = (("created_at", 5), ("assigned_at", 6), ("first_followup_at", 7), ("last_followup_at", 8), ("reclaimed_at", 9))
+
+
+def _candidate_query(template: CompiledTemplate, team: Team, now: dt.datetime, after: str | None, batch: int) -> Any:
+    columns = [type_coerce(c, String()) if c.key in _RAW else c for c in _SWEEP_COLUMNS]
+    query = select(*columns).where(Lead.team_id == team.id, Lead.state == "owned", Lead.owner_id.is_not(None), _due_filter(template, now))
+    if after is not None:
+        query = query.where(Lead.id > after)
+    return query.order_by(Lead.id).limit(batch)
+
+
+def _reader(sqlite: bool) -> Callable[[Any], Any]:
+    """How a stored date-time comes back: aware (UTC) datetimes whatever the driver gives."""
+    if not sqlite:
+        return _aware
+    parse, utc_zone = dt.datetime.fromisoformat, dt.timezone.utc
+
+    def read(value: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        moment = parse(value) if value.__class__ is str else value
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=utc_zone)
+
+    return read
 
 
 def _start_column(rule: ReclaimRule) -> ColumnElement[Any]:
@@ -320,41 +363,43 @@ def _due_filter(template: CompiledTemplate, now: dt.datetime) -> ColumnElement[b
     return or_(*clauses.values())
 
 
-def _notify_rows(
-    template: CompiledTemplate,
-    team: Team,
-    verdict: ReclaimVerdict,
-    kind: str,
-    managers: Mapping[str, str | None],
-    now_utc: dt.datetime,
-    *,
-    explained: tuple[str, str] | None = None,
-) -> list[dict[str, Any]]:
-    """The notification rows of one verdict; ``explained`` is its (en, zh) explanation when the caller has it."""
-    rows = []
-    owner = verdict.owner or ""
-    en, zh = explained or (verdict.explain(template, "en"), verdict.explain(template, "zh"))
-    deadline = verdict.deadline.isoformat() if verdict.deadline else ""
-    for role in verdict.notify or ("owner",):
-        recipient = owner if role == "owner" else managers.get(owner)
-        if not recipient:
-            continue
-        rows.append(
-            {
-                "key": _key(kind, verdict.lead_id, verdict.rule, deadline, role, recipient),
-                "at": now_utc,
-                "team_id": team.id,
-                "recipient": recipient,
-                "role": role,
-                "kind": kind,
-                "lead_id": verdict.lead_id,
-                "rule": verdict.rule,
-                "message_en": f"lead {verdict.lead_id} ({owner}): {en}",
-                "message_zh": f"线索 {verdict.lead_id}({owner}):{zh}",
-                "read_at": None,
-            }
-        )
-    return rows
+class _Sentences:
+    """Each reminder's or reclaim's sentences (en, zh) with its deadline as shown.
+
+    The words around the deadline are the same for every verdict of one action, rule and outcome,
+    so :meth:`ReclaimVerdict.explain` (the one source of these sentences) runs once per such kind
+    and its words are reused with each verdict's own deadline; a sentence that does not show the
+    deadline exactly once is always asked of ``explain``.
+    """
+
+    def __init__(self, template: CompiledTemplate) -> None:
+        self.template = template
+        self.zone = template.timezone
+        self.known: dict[tuple[Any, ...], tuple[str, str, str, str] | None] = {}
+
+    def __call__(self, verdict: ReclaimVerdict) -> tuple[str, str]:
+        if verdict.deadline is None:
+            return verdict.explain(self.template, "en"), verdict.explain(self.template, "zh")
+        when = format_value(verdict.deadline.astimezone(self.zone))
+        key = (verdict.action, verdict.rule, verdict.then)
+        words = self.known.get(key, False)
+        if words is False:
+            en, zh = verdict.explain(self.template, "en"), verdict.explain(self.template, "zh")
+            if en.count(when) == 1 and zh.count(when) == 1:
+                (a, b), (c, d) = en.split(when), zh.split(when)
+                self.known[key] = (a, b, c, d)
+            else:
+                self.known[key] = None
+            return en, zh
+        if words is None:
+            return verdict.explain(self.template, "en"), verdict.explain(self.template, "zh")
+        a, b, c, d = words
+        return a + when + b, c + when + d
+
+
+# The sweep's rows, in this column order (tuples: no per-row mapping work).
+_AUDIT_COLUMNS = ("at", "team_id", "actor", "action", "lead_id", "from_rep_id", "to_rep_id", "rule", "template_version_id", "reason", "explanation", "job_id")
+_NOTE_COLUMNS = ("key", "at", "team_id", "recipient", "role", "kind", "lead_id", "rule", "message_en", "message_zh")
 
 
 def _bulk(fn: Callable[..., SweepResult]) -> Callable[..., SweepResult]:
@@ -382,11 +427,13 @@ def sweep_batch(
     actor: str = "system",
     job_id: int | None = None,
     version: TemplateVersion | None = None,
+    carry: SweepCarry | None = None,
 ) -> SweepResult:
     """Sweep one batch of the team's due leads with ids after ``after``; ``next_after`` says where to go on.
 
     On SQLite the session must hold the write lock (``session_scope(..., write_lock=True)``)
-    unless ``dry_run``.
+    unless ``dry_run``. ``carry``: the same object for every batch of one sweep, so that a batch
+    can take the roster's figures from the one before instead of reading them (see :class:`SweepCarry`).
     """
     if batch < 1:
         raise _refuse("sweep.batch", "the batch size must be at least 1", "批量大小至少为 1")
@@ -404,83 +451,106 @@ def sweep_batch(
     if spec is None or not spec.rules:
         return result
     now_utc = utc(now)
-    query = select(*_SWEEP_COLUMNS).where(Lead.team_id == team.id, Lead.state == "owned", Lead.owner_id.is_not(None), _due_filter(template, now))
-    if after is not None:
-        query = query.where(Lead.id > after)
-    query = query.order_by(Lead.id).limit(batch)
+    query = _candidate_query(template, team, now, after, batch)
     if not sqlite and not dry_run:
         query = query.with_for_update(of=Lead)
-    rows = session.execute(query).all()
+    rows = session.connection().execute(query).fetchall()
     result.scanned = len(rows)
-    result.next_after = rows[-1].id if len(rows) == batch else None
+    result.next_after = rows[-1][0] if len(rows) == batch else None
     if not rows:
         return result
 
     # The roster's figures (loads, quotas, points) are a GROUP BY over all the team's leads: read
     # them only when a rule's condition or a points rule for the sweep's events can look at them.
     need_roster = any(rule.when is not None and rule.when.rep_names for rule in spec.rules) or _earns_points(template, "lead.reclaimed", "lead.assigned")
-    roster = snapshot(session, team, template, now) if need_roster else []
+    carried = carry is not None and not dry_run and SweepCarry.usable(session, template)
+    derived = carry.take(session, team, version, now) if carry is not None and carried else None
+    if need_roster and derived is None:
+        derived = _rounded(figures(session, team, template, now))
+    roster = snapshot(session, team, template, now, derived) if need_roster else []
     day = now.astimezone(template.timezone).date()
     owners = {r.id: r.values(day) for r in roster}
-    managers = {r.id: r.manager for r in roster} if need_roster else dict(session.execute(select(Rep.id, Rep.manager).where(Rep.team_id == team.id)).tuples().all())
+    managers = {r.id: r.manager for r in roster} if need_roster else dict(session.execute(select(Rep.id, Rep.manager).where(Rep.team_id == team.id)).all())
     reclaim_points = _earns_points(template, "lead.reclaimed")
     clock = template.clock(now)
+    at = stored(session, AUDIT.c.at, now_utc) if sqlite else now_utc  # the sweep's clock as the driver takes it
+    version_id, team_id = version.id, team.id
 
     reclaim_params: list[dict[str, Any]] = []
     remind_params: list[dict[str, Any]] = []
-    audit_rows: list[dict[str, Any]] = []
-    note_rows: list[dict[str, Any]] = []
+    audit_rows: list[tuple[Any, ...]] = []
+    note_rows: list[tuple[Any, ...]] = []
     events: list[Event] = []
     reoffer: dict[str, list[dict[str, Any]]] = defaultdict(list)  # previous owner -> records
+    gone: list[tuple[str, float, bool, bool]] = []  # the reclaimed leads' owners, weights, open and from-pool flags
+    sentences = _Sentences(template)
+    read_time = _reader(sqlite)
+    loads, stored_values, lead_values, grade = json.loads, template.stored_values, template.values, template.grade
+
+    def text(value: str | None) -> str:
+        return "null" if value is None else json_text(value)
+
+    def notify(kind: str, verdict: ReclaimVerdict, lead_id: str, owner: str, deadline: str | None, en: str, zh: str) -> None:
+        message_en, message_zh = f"lead {lead_id} ({owner}): {en}", f"线索 {lead_id}({owner}):{zh}"
+        for role in verdict.notify or ("owner",):
+            recipient = owner if role == "owner" else managers.get(owner)
+            if recipient:
+                key = _note_key(lead_id, kind, verdict.rule, deadline or "", role, recipient)
+                note_rows.append((key, at, team_id, recipient, role, kind, lead_id, verdict.rule, message_en, message_zh))
+
     for row in rows:
-        record = record_of(template, cast(Lead, row))
+        lead_id, fields, revision, owner, previous = row[0], row[1], row[2], row[3], row[4]
+        # record_of, from the raw row: the fields, the built-in values, aware UTC date-times
+        record = stored_values(fields if fields is None or fields.__class__ is dict else loads(fields))
+        record["id"] = lead_id
+        if owner:
+            record["owner"] = owner
+        if previous:
+            record["previous_owner"] = previous
+        for name, i in _RECORD_TIMES:
+            value = row[i]
+            if value is not None:
+                record[name] = read_time(value)
+        record["followup_count"] = row[11]
+        record["reclaim_count"] = row[12]
         try:
-            L = template.values(record, now, clock)
-            template.grade(L)
-            verdict = verdict_for(spec, L, now, owners.get(row.owner_id))
+            L = lead_values(record, now, clock)
+            grade(L)
+            verdict = verdict_for(spec, L, now, owners.get(owner))
         except Exception as exc:  # noqa: BLE001 - one lead's bad data must not stop the sweep; it is reported
-            result.errors.append({"lead": row.id, "owner": row.owner_id, "en": f"not evaluated: {exc}", "zh": f"无法评估:{exc}"})
+            result.errors.append({"lead": lead_id, "owner": owner, "en": f"not evaluated: {exc}", "zh": f"无法评估:{exc}"})
             continue
-        if verdict.action == "remind":
-            reminded_at = _aware(row.reminded_at)
+        action = verdict.action
+        if action == "remind":
+            reminded_at = read_time(row[10])
             if reminded_at is not None and verdict.since is not None and reminded_at >= verdict.since:
                 continue  # already reminded for this deadline
-            en, zh = verdict.explain(template, "en"), verdict.explain(template, "zh")
-            result.reminded.append({"lead": row.id, "owner": row.owner_id, "rule": verdict.rule, "deadline": verdict.deadline.isoformat() if verdict.deadline else None, "en": en, "zh": zh})
-            remind_params.append({"b_id": row.id, "b_rev": row.revision})
-            note_rows += _notify_rows(template, team, verdict, "remind", managers, now_utc, explained=(en, zh))
+            en, zh = sentences(verdict)
+            deadline = verdict.deadline.isoformat() if verdict.deadline else None
+            result.reminded.append({"lead": lead_id, "owner": owner, "rule": verdict.rule, "deadline": deadline, "en": en, "zh": zh})
+            remind_params.append({"b_id": lead_id, "b_rev": revision})
+            notify("remind", verdict, lead_id, owner, deadline, en, zh)
             continue
-        if verdict.action != "reclaim":
+        if action != "reclaim":
             continue
-        en, zh = verdict.explain(template, "en"), verdict.explain(template, "zh")
+        en, zh = sentences(verdict)
         deadline = verdict.deadline.isoformat() if verdict.deadline else None
-        result.reclaimed.append({"lead": row.id, "owner": row.owner_id, "rule": verdict.rule, "then": verdict.then, "deadline": deadline, "en": en, "zh": zh})
-        reclaim_params.append({"b_id": row.id, "b_rev": row.revision, "b_owner": row.owner_id})
-        audit_rows.append(
-            {
-                "at": now_utc,
-                "team_id": team.id,
-                "actor": actor,
-                "action": "reclaim",
-                "lead_id": row.id,
-                "from_rep_id": row.owner_id,
-                "to_rep_id": None,
-                "rule": verdict.rule,
-                "template_version_id": version.id,
-                "reason": None,
-                "explanation": {"trace": None, "verdict": {"rule": verdict.rule, "since": verdict.since.isoformat() if verdict.since else None, "deadline": deadline, "then": verdict.then}, "en": en, "zh": zh},
-                "job_id": job_id,
-            }
-        )
-        note_rows += _notify_rows(template, team, verdict, "reclaim", managers, now_utc, explained=(en, zh))
+        result.reclaimed.append({"lead": lead_id, "owner": owner, "rule": verdict.rule, "then": verdict.then, "deadline": deadline, "en": en, "zh": zh})
+        reclaim_params.append({"b_id": lead_id, "b_rev": revision, "b_owner": owner})
+        gone.append((owner, row[13], bool(row[14]), bool(row[15])))
+        since = verdict.since.isoformat() if verdict.since else None
+        # {"trace": null, "verdict": {rule, since, deadline, then}, "en": …, "zh": …} as compact JSON, written directly
+        explanation = f'{{"trace":null,"verdict":{{"rule":{text(verdict.rule)},"since":{text(since)},"deadline":{text(deadline)},"then":{text(verdict.then)}}},"en":{text(en)},"zh":{text(zh)}}}'
+        audit_rows.append((at, team_id, actor, "reclaim", lead_id, owner, None, verdict.rule, version_id, None, explanation, job_id))
+        notify("reclaim", verdict, lead_id, owner, deadline, en, zh)
         if not reclaim_points and verdict.then != "reassign":
             continue  # nothing reads the lead as it is after the reclaim
         after_record = {k: v for k, v in record.items() if k != "owner"}
-        after_record.update(previous_owner=row.owner_id, reclaimed_at=now_utc, reclaim_count=int(row.reclaim_count or 0) + 1)
+        after_record.update(previous_owner=owner, reclaimed_at=now_utc, reclaim_count=int(row[12] or 0) + 1)
         if reclaim_points:
-            events.append(Event("lead.reclaimed", event_id=f"reclaim:{row.id}:{row.revision}", at=now, rep=None, previous_owner=row.owner_id, lead=after_record))
+            events.append(Event("lead.reclaimed", event_id=f"reclaim:{lead_id}:{revision}", at=now, rep=None, previous_owner=owner, lead=after_record))
         if verdict.then == "reassign":
-            reoffer[row.owner_id].append({k: v for k, v in after_record.items() if k not in FRESH_OWNERSHIP and k != "assigned_at"})
+            reoffer[owner].append({k: v for k, v in after_record.items() if k not in FRESH_OWNERSHIP and k != "assigned_at"})
     if dry_run:
         return result
 
@@ -510,17 +580,86 @@ def sweep_batch(
             )
     if remind_params:
         _update_leads(session, sqlite, remind_params, lambda b: {"reminded_at": now_utc})
-    if audit_rows:
-        _insert_rows(session, sqlite, AUDIT, audit_rows)
+    insert_rows(session, AUDIT, _AUDIT_COLUMNS, audit_rows, converted=True)
     if note_rows:
-        _insert_rows(session, sqlite, NOTES, note_rows, conflict=["key"])
+        insert_rows(session, NOTES, _NOTE_COLUMNS, note_rows, converted=True, skip_conflicts=("key",))
         result.notifications = len(note_rows)
+    # The figures as they are after the reclaims (the leads left their owners), then after the re-offer.
+    after_reclaims = _move(derived, gone=gone) if carried and derived is not None else None
     if reoffer:
-        _reoffer(session, team, template, version, reoffer, now, actor, job_id, result, events)
+        after_reclaims = _reoffer(session, team, template, version, reoffer, now, actor, job_id, result, events, after_reclaims)
     if events and need_roster:  # without a points rule for these events nothing is earned
         reps = {r.id: r for r in roster}
         result.points = points_service.write_entries(session, points_service.award(session, team, template, version, events, reps, now))
+    if carry is not None and carried and after_reclaims is not None:
+        carry.keep(session, team, version, now, after_reclaims)
     return result
+
+
+class SweepCarry:
+    """The roster's derived figures (loads, quotas) carried from one batch of a sweep to the next.
+
+    A re-offer needs every rep's load: a GROUP BY over all the team's leads, a second or more at
+    a million leads, which read again for every batch cost more than the rest of the sweep. The
+    figures a batch ends with (read once, then moved by the batch's own reclaims and re-offers)
+    are exactly what that query would give the next batch as long as nothing else changed the
+    team's leads in between. On SQLite every batch holds the database write lock, every change of
+    a lead's owner, state, weight or openness (and every claim) writes an audit row, a new lead
+    takes a new row id and points are new ledger rows: so the newest audit id, lead row id and
+    ledger id, read when a batch ends and again when the next one starts, say whether anything
+    else was written. When one moved, the next batch reads the figures again. On PostgreSQL (ids
+    are not handed out in commit order) and when the sweep's own events earn points, every batch
+    reads them, as without a carry.
+    """
+
+    def __init__(self) -> None:
+        self._figures: Figures | None = None
+        self._mark: tuple[Any, ...] | None = None
+
+    @staticmethod
+    def usable(session: Session, template: CompiledTemplate) -> bool:
+        return dialect_name(session) == "sqlite" and not _earns_points(template, "lead.reclaimed", "lead.assigned")
+
+    @staticmethod
+    def _now(session: Session, team: Team, version: TemplateVersion, now: dt.datetime) -> tuple[Any, ...]:
+        newest = session.connection().exec_driver_sql(
+            "SELECT (SELECT max(id) FROM audit_events), (SELECT max(rowid) FROM leads), (SELECT max(id) FROM point_entries)"
+        ).one()
+        return (team.id, version.id, utc(now), *newest)
+
+    def take(self, session: Session, team: Team, version: TemplateVersion, now: dt.datetime) -> Figures | None:
+        """The figures the last batch left, if nothing else was written since (once: the caller keeps them again)."""
+        kept, mark = self._figures, self._mark
+        self._figures = self._mark = None
+        if kept is None or mark != self._now(session, team, version, now):
+            return None
+        return kept
+
+    def keep(self, session: Session, team: Team, version: TemplateVersion, now: dt.datetime, derived: Figures) -> None:
+        """The figures as this batch leaves them (call after its last write)."""
+        self._figures, self._mark = derived, self._now(session, team, version, now)
+
+
+def _rounded(derived: Figures) -> Figures:
+    """Loads to 1e-9, so that figures read from the database and figures moved lead by lead agree
+    (a sum's last bits depend on its order; caps are compared with a 1e-9 tolerance)."""
+    derived.loads = {rep: (round(load, 9), n, held) for rep, (load, n, held) in derived.loads.items()}
+    return derived
+
+
+def _move(derived: Figures, *, gone: Sequence[tuple[str, float, bool, bool]] = (), came: Sequence[tuple[str, float, bool]] = ()) -> Figures:
+    """``derived`` after leads left their owners (owner, weight, open, from the pool) and after
+    re-offered leads came to new owners (owner, weight, open), as the snapshot's queries count them."""
+    loads, counts = derived.loads, derived.counts
+    for owner, weight, is_open, from_pool in gone:
+        load, n, held = loads.get(owner, (0.0, 0, 0))
+        loads[owner] = (round(load - weight, 9), n - 1, held - from_pool) if is_open else (load, n, held - from_pool)
+    for owner, weight, is_open in came:
+        load, n, held = loads.get(owner, (0.0, 0, 0))
+        loads[owner] = (round(load + weight, 9), n + 1, held) if is_open else (load, n, held)
+        today, week = counts.get(owner, (0, 0))
+        counts[owner] = (today + 1, week + 1)  # an ``assign`` audit row at the sweep's clock
+    return derived
 
 
 # The parameters of the keyed UPDATEs and their types (PostgreSQL reads them from JSON, see _update_leads).
@@ -547,25 +686,32 @@ def _update_leads(
     """
     if sqlite:
         statement = update(LEADS).where(LEADS.c.id == bindparam("b_id"), LEADS.c.revision == bindparam("b_rev"), *where).values(**values(bindparam))
-        return cast("CursorResult[Any]", session.execute(statement, params)).rowcount
+        return _sqlite_executemany(session, statement, params)
     v = _recordset(params, {name: _PARAM_TYPES[name] for name in params[0]})
     statement = update(LEADS).where(LEADS.c.id == v.c.b_id, LEADS.c.revision == v.c.b_rev, *where).values(**values(lambda name: v.c[name]))
     return cast("CursorResult[Any]", session.execute(statement)).rowcount
 
 
-def _insert_rows(session: Session, sqlite: bool, table: Table, rows: Sequence[Mapping[str, Any]], *, conflict: Sequence[str] = ()) -> None:
-    """Insert ``rows`` (rows with a ``conflict`` key that exists are skipped).
+def _sqlite_executemany(session: Session, statement: Any, params: Sequence[Mapping[str, Any]]) -> int:
+    """``statement`` for each of ``params`` as one driver-level executemany; returns the rows matched.
 
-    SQLite runs an executemany; on PostgreSQL that would be a statement per row, so the rows go as
-    one JSON document in one ``INSERT … SELECT … FROM json_to_recordset(…)``.
+    The statement is compiled once, its fixed values converted once as their columns store them,
+    and each row's parameters (text and integers, which SQLite takes as they are) put in order:
+    none of SQLAlchemy's per-row parameter handling.
     """
-    statement = insert_ignoring(session, table, conflict) if conflict else insert(table)
-    if sqlite:
-        session.execute(statement, rows)
-        return
-    names = list(rows[0])
-    v = _recordset(rows, {name: table.c[name].type for name in names})
-    session.execute(statement.from_select(names, select(*(v.c[name] for name in names))))
+    dialect = session.get_bind().dialect
+    compiled = statement.compile(dialect=dialect)
+    first = params[0]
+    fixed = compiled.construct_params(first)
+    names = list(compiled.positiontup or ())
+    constants: dict[str, Any] = {}
+    for name in names:
+        if name not in first:
+            value = fixed[name]
+            process = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            constants[name] = process(value) if process is not None and value is not None else value
+    rows = [tuple(p[n] if n not in constants else constants[n] for n in names) for p in params]
+    return cast("CursorResult[Any]", session.connection().exec_driver_sql(compiled.string, rows)).rowcount
 
 
 def _recordset(rows: Sequence[Mapping[str, Any]], types: Mapping[str, Any]) -> Any:
@@ -597,15 +743,23 @@ def _reoffer(
     job_id: int | None,
     result: SweepResult,
     events: list[Event],
-) -> None:
-    """Run the policies again for reclaimed leads whose rule says ``reassign``, never back to the previous owner."""
+    derived: Figures | None,
+) -> Figures:
+    """Run the policies again for reclaimed leads whose rule says ``reassign``, never back to the previous owner.
+
+    ``derived``: the roster's figures without the reclaimed leads when the caller has them (see
+    :class:`SweepCarry`), else they are read. Returns them as they are after the re-offer.
+    """
 
     rotation = lock_rotation(session, team)
-    roster = snapshot(session, team, template, now)  # loads without the reclaimed leads
+    if derived is None:
+        derived = _rounded(figures(session, team, template, now))  # loads without the reclaimed leads
+    roster = snapshot(session, team, template, now, derived)
     state = EngineRotation.from_dict(rotation.state)
     now_utc = utc(now)
     params: list[dict[str, Any]] = []
     audit_rows: list[dict[str, Any]] = []
+    recorder = Recorder(template)  # one for the batch: what the decisions share is encoded once
     for previous, records in sorted(reoffer.items()):
         outcome = engine_assign(template, records, roster, state, now, explain=True, exclude=frozenset({previous}))
         roster, state = list(outcome.roster), outcome.state
@@ -636,11 +790,12 @@ def _reoffer(
                     "rule": d.policy,
                     "template_version_id": version.id,
                     "reason": "re-offered after reclaim",
-                    "explanation": audit_explanation(template, d),
+                    "explanation": audit_explanation(template, d, recorder),
                     "job_id": job_id,
                 }
             )
             if owner:
+                _move(derived, came=[(owner, d.weight, bool(params[-1]["b_open"]))])
                 result.reassigned[record["id"]] = owner
                 events.append(Event("lead.assigned", event_id=f"reoffer:{record['id']}:{now_utc.isoformat()}", at=now, rep=owner, lead=dict(record, owner=owner, assigned_at=now_utc)))
             else:
@@ -665,6 +820,7 @@ def _reoffer(
     rotation.state = state.to_dict()
     rotation.revision = rotation.revision + 1
     session.flush()
+    return derived
 
 
 def reclaim_sweep(
@@ -682,11 +838,12 @@ def reclaim_sweep(
     version = get_version(session, team.template_name)
     total = SweepResult(team.slug, dry_run, version.version)
     after: str | None = None
+    carry = SweepCarry()
     while True:
         size = batch if limit is None else min(batch, limit - total.scanned)
         if size < 1:
             break
-        part = sweep_batch(session, team, now, after=after, batch=size, dry_run=dry_run, actor=actor, job_id=job_id, version=version)
+        part = sweep_batch(session, team, now, after=after, batch=size, dry_run=dry_run, actor=actor, job_id=job_id, version=version, carry=carry)
         total.merge(part)
         if part.next_after is None:
             break
@@ -712,11 +869,12 @@ def run_sweep(
         version_id = get_version(session, team.template_name).id
     total: SweepResult | None = None
     after: str | None = None
+    carry = SweepCarry()
     while True:
         with session_scope(sessions, write_lock=not dry_run) as session:
             team = _team(session, team_slug)
             version = session.get(TemplateVersion, version_id)
-            part = sweep_batch(session, team, now, after=after, batch=batch, dry_run=dry_run, actor=actor, job_id=job_id, version=version)
+            part = sweep_batch(session, team, now, after=after, batch=batch, dry_run=dry_run, actor=actor, job_id=job_id, version=version, carry=carry)
         if total is None:
             total = part
         else:
