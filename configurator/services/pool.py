@@ -73,9 +73,10 @@ AUDIT = cast(Table, AuditEvent.__table__)
 NOTES = cast(Table, Notification.__table__)
 
 # Candidate leads per transaction: long sweeps keep their progress and let follow-ups through.
-# Each batch also pays a fixed cost that grows with the team (a re-offer reads every rep's load, a
-# GROUP BY over the team's leads: about 0.5 s on PostgreSQL and 2.5 s on SQLite at 1,000,000
-# leads), so batches are large; a batch holds its rows (SQLite: the write lock) for a few seconds.
+# A batch that re-offers leads needs every rep's load, a GROUP BY over the team's leads (about
+# 0.5 s on PostgreSQL and 1.5-2.5 s on SQLite at 1,000,000 leads): on PostgreSQL each such batch
+# reads it, on SQLite a sweep reads it once and carries it on (SweepCarry). A batch holds its rows
+# (SQLite: the write lock) for a second or two.
 SWEEP_BATCH = 20000
 
 
