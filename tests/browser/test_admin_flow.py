@@ -21,7 +21,7 @@ WHEN = "$.segments[4].rules[1].when"
 def test_admin_imports_adapts_simulates_and_publishes(web) -> None:
     page = web.page("admin")
     expect(page.locator('[data-test="gallery"]')).to_be_visible()
-    shot(page, "admin-templates-en")
+    shot(page, "admin-flow-templates-en")
 
     # The gallery: import the sample as the draft, which opens the builder.
     page.locator(f'[data-test="import-{SAMPLE}"]').click()
@@ -56,7 +56,7 @@ def test_admin_imports_adapts_simulates_and_publishes(web) -> None:
     # The error sits inside the condition's own block, right under the input.
     expect(page.locator(f'.sf-condition[data-path="{WHEN}"] [data-test="form-error"]')).to_have_count(1)
     expect(page.locator('[data-test="item-$.segments[4].rules[1]"]')).to_have_class(re.compile(r"\bhas-error\b"))
-    shot(page, "admin-builder-error-en", full_page=False)
+    shot(page, "admin-flow-builder-error-en", full_page=False)
 
     # Fixed again: the error goes, the draft is valid.
     condition.fill("score >= 65")
@@ -77,7 +77,7 @@ def test_admin_imports_adapts_simulates_and_publishes(web) -> None:
     expect(results.locator('[data-test="sim-rep"]').first).to_be_visible()
     expect(results.locator('[data-test="sim-explanation"]').first).to_be_visible()
     expect(results.locator('[data-test="sim-eligible"]')).to_have_text(re.compile(r"\d+"))
-    shot(page, "admin-builder-simulation-en")
+    shot(page, "admin-flow-simulation-en")
 
     # Publish with a note: version 2, and the history says what changed.
     page.locator('[data-test="publish-note"]').fill("tier A from a score of 65")
@@ -88,4 +88,4 @@ def test_admin_imports_adapts_simulates_and_publishes(web) -> None:
     page.locator('[data-test="publish-versions-link"]').click()
     page.wait_for_url(f"**/admin/templates/{SAMPLE}/versions")
     expect(page.locator("body")).to_contain_text("tier A from a score of 65")
-    shot(page, "admin-versions-en")
+    shot(page, "admin-flow-versions-en")

@@ -17,7 +17,7 @@ def test_manager_reassigns_a_lead_with_a_reason_and_sees_it_in_the_audit_trail(w
     page = web.page("mgr_east")
     expect(page).to_have_url(f"{web.url}/manager/")
     expect(page.locator('[data-test="dashboard-title"]')).to_contain_text("Team dashboard")
-    shot(page, "manager-dashboard-en")
+    shot(page, "manager-flow-dashboard-en")
 
     page.locator('[data-test="leads-link"]').click()
     page.wait_for_url(f"**/manager/teams/{TEAM}/leads")
@@ -32,7 +32,7 @@ def test_manager_reassigns_a_lead_with_a_reason_and_sees_it_in_the_audit_trail(w
     expect(dialog.locator('[data-test="reassign-to"] option[value="r02"]')).to_be_disabled()
     dialog.locator('[data-test="reassign-to"]').select_option("r03")
     dialog.locator('[data-test="reassign-reason"]').fill(REASON)
-    shot(page, "manager-reassign-dialog-en", full_page=False)
+    shot(page, "manager-flow-reassign-dialog-en", full_page=False)
     dialog.locator('[data-test="reassign-submit"]').click()
     expect(dialog).to_be_hidden()
     expect(row).to_have_attribute("data-owner", "r03")
@@ -46,7 +46,7 @@ def test_manager_reassigns_a_lead_with_a_reason_and_sees_it_in_the_audit_trail(w
     expect(entry.locator('[data-test="audit-sentence"]')).to_contain_text("mgr_east")
     expect(entry).to_contain_text("李静")  # from r02 …
     expect(entry).to_contain_text("张伟")  # … to r03
-    shot(page, "manager-lead-en")
+    shot(page, "manager-flow-audit-trail-en")
 
 
 def test_manager_sees_a_handover_waiting_and_its_reason(web) -> None:

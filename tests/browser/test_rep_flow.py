@@ -30,7 +30,7 @@ def test_rep_sees_only_own_leads(web) -> None:
     # LH1 went to rep_b: rep_a only has its handover checklist left to fill.
     expect(page.locator('[data-test="lead-row"][data-lead="LH1"]')).to_have_count(0)
     expect(page.locator('[data-test="handovers-waiting"]')).to_contain_text("LH1")
-    shot(page, "rep-workspace-en")
+    shot(page, "rep-flow-workspace-en")
 
     # Another rep's lead is not there, even by its address.
     web.allow_console_error("status of 404")
@@ -48,7 +48,7 @@ def test_rep_claims_a_pool_lead_and_logs_a_followup_with_a_conditional_field(web
     page.locator('[data-test="nav-pool"]').click()
     page.wait_for_url("**/rep/pool")
     expect(page.locator('[data-test="pool-row"]')).to_have_count(2)
-    shot(page, "rep-pool-en")
+    shot(page, "rep-flow-pool-en")
     page.locator('[data-test="claim-LP1"]').click()
     page.wait_for_url("**/rep/leads/LP1")
     expect(page.locator('[data-test="lead-card"]')).to_contain_text(COMPANY["LP1"])
@@ -81,7 +81,7 @@ def test_rep_claims_a_pool_lead_and_logs_a_followup_with_a_conditional_field(web
     expect(form.locator("p.field-error:visible")).to_have_count(1)
     expect(notes.locator("textarea")).to_be_focused()
     expect(page.locator('[data-test="followup-entry"]')).to_have_count(0)
-    shot(page, "rep-followup-error-en", full_page=False)
+    shot(page, "rep-flow-followup-error-en", full_page=False)
 
     # Back to a phone call: hidden again, so not required; then a visit with its notes.
     form.get_by_label("Phone call").check()
@@ -97,7 +97,7 @@ def test_rep_claims_a_pool_lead_and_logs_a_followup_with_a_conditional_field(web
     expect(entry).to_have_count(1)
     expect(entry).to_contain_text("On-site visit")
     expect(entry).to_contain_text(VISIT_NOTES)
-    shot(page, "rep-lead-en")
+    shot(page, "rep-flow-followup-logged-en")
 
     # The claimed lead is now in the rep's own list, and out of the pool.
     page.locator('[data-test="back-to-leads"]').click()
@@ -142,8 +142,9 @@ def _on_screen(page, locator) -> None:
     assert box["height"] >= 24, f"{locator} is too small to tap: {box}"
 
 
-def test_rep_workspace_on_a_phone(web) -> None:
-    page = web.page("rep_a", "/rep/", phone=True)
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_rep_workspace_on_a_phone(web, lang: str) -> None:
+    page = web.page("rep_a", "/rep/", phone=True, lang=lang)
     _fits(page)
     for name in ("nav-workspace", "nav-pool", "nav-new-lead", "nav-handovers", "nav-points", "nav-health"):
         _on_screen(page, page.locator(f'[data-test="{name}"]'))
@@ -152,7 +153,7 @@ def test_rep_workspace_on_a_phone(web) -> None:
     _on_screen(page, page.locator('[data-test="new-lead"]'))
     first = page.locator('[data-test="lead-row"] a').first
     _on_screen(page, first)
-    shot(page, "rep-workspace-phone-en")
+    shot(page, f"rep-workspace-phone-{lang}")
 
     # One tap to a lead, and its follow-up form within reach.
     first.tap()
@@ -164,17 +165,17 @@ def test_rep_workspace_on_a_phone(web) -> None:
     submit = page.locator('[data-test="submit-followup"]')
     submit.scroll_into_view_if_needed()
     _on_screen(page, submit)
-    shot(page, "rep-lead-phone-en")
+    shot(page, f"rep-lead-phone-{lang}")
 
     # The pool: the claim buttons fit too.
     page.locator('[data-test="nav-pool"]').tap()
     page.wait_for_url("**/rep/pool")
     _fits(page)
     _on_screen(page, page.locator('[data-test="pool-row"] button[data-test^="claim-"]').first)
-    shot(page, "rep-pool-phone-en")
+    shot(page, f"rep-pool-phone-{lang}")
 
     # A new lead's generated form: every field fits the screen.
     page.locator('[data-test="nav-new-lead"]').tap()
     page.wait_for_url("**/rep/leads/new")
     _fits(page)
-    shot(page, "rep-new-lead-phone-en")
+    shot(page, f"rep-new-lead-phone-{lang}")
