@@ -50,6 +50,7 @@ def test_admin_imports_adapts_simulates_and_publishes(web) -> None:
     expect(error).to_be_visible()
     expect(error).to_contain_text(re.compile(r"line \d+ · .*=="))
     expect(status).to_have_attribute("data-valid", "false")
+    expect(status).to_have_text("✗ 1 problem")
     problem = page.locator(f'[data-test="yaml-problems"] li[data-path="{WHEN}"]')
     expect(problem).to_have_count(1)
     expect(problem).to_contain_text(re.compile(r"line \d+"))

@@ -245,7 +245,7 @@
         }
       }
       valid = problems.length === 0;
-      status.textContent = valid ? "✓ " + msg.msgValid : "✗ " + problems.length + " " + msg.msgProblems;
+      status.textContent = valid ? "✓ " + msg.msgValid : "✗ " + problems.length + " " + (problems.length === 1 ? msg.msgProblem : msg.msgProblems);
       status.className = "status " + (valid ? "ok" : "bad");
       status.dataset.valid = valid ? "true" : "false";
     }
