@@ -1,6 +1,7 @@
 """A rep's day in the workspace: only their own leads, a claim from the pool, a follow-up whose
 visit notes appear and become required when the method is an on-site visit (the error shown next
-to the field, by the page's script and by the server alike), and the workspace on a phone."""
+to the field, by the page's script and by the server alike), the workspace on a phone, and a
+handover filled by the previous owner and acknowledged by the new one."""
 
 from __future__ import annotations
 
@@ -179,3 +180,40 @@ def test_rep_workspace_on_a_phone(web, lang: str) -> None:
     page.wait_for_url("**/rep/leads/new")
     _fits(page)
     shot(page, f"rep-new-lead-phone-{lang}")
+
+
+def test_handover_filled_by_the_previous_owner_and_acknowledged_by_the_new_one(web) -> None:
+    """LH1 went from rep_a to rep_b: rep_a fills the checklist (a joint visit asks for its date),
+    rep_b acknowledges it, and only then sees the customer's contact details."""
+    page = web.page("rep_a")
+    page.locator('[data-test="handovers-waiting"] [data-test="fill-handover-1"]').click()
+    page.wait_for_url("**/rep/handovers/1")
+    form = page.locator('[data-test="form-handover"]')
+    date = form.locator('[data-test="field-joint_visit_date"]')
+    expect(date).to_be_hidden()
+    form.locator('[name="customer_preferences"]').fill("喜欢微信沟通,下午方便")
+    form.locator('[name="communication_history"]').fill("已演示报表模块,报价 30 万")
+    form.locator('[name="open_concerns"]').fill("价格偏高")
+    form.locator('[name="handover_meeting"]').select_option("joint_visit")
+    expect(date).to_be_visible()
+    expect(date).to_have_class(re.compile(r"\brequired\b"))
+    form.locator('[data-test="submit-handover"]').click()
+    expect(date.locator('p.field-error[data-error-for="joint_visit_date"]')).to_be_visible()
+    date.locator("input").fill("2026-12-15")
+    form.locator('[data-test="submit-handover"]').click()
+    page.wait_for_url("**/rep/handovers")
+    expect(page.locator("p.flash")).to_contain_text("Checklist handed over.")
+    expect(page.locator('[data-test="handovers-waiting-others"]')).to_contain_text("LH1 · waiting for r03")
+
+    other = web.page("rep_b", "/rep/leads/LH1")
+    expect(other.locator('[data-test="locked-notice"]')).to_be_visible()
+    expect(other.locator('[data-test="value-phone"]')).to_have_attribute("data-hidden", "1")
+    expect(other.locator('[data-test="lead-fields"]')).not_to_contain_text("13800000006")
+    other.locator('[data-test="open-ack-1"]').click()
+    other.wait_for_url("**/rep/handovers/1")
+    expect(other.locator('[data-test="handover-page"]')).to_contain_text("价格偏高")
+    shot(other, "rep-flow-handover-ack-en")
+    other.locator('[data-test="ack-handover-1"]').click()
+    other.wait_for_url("**/rep/leads/LH1")
+    expect(other.locator('[data-test="locked-notice"]')).to_have_count(0)
+    expect(other.locator('[data-test="value-phone"]')).to_contain_text("13800000006")
