@@ -1,4 +1,4 @@
-"""Fixtures for the browser tests: one Chromium for the session (Debian's, driven by Playwright),
+"""Fixtures for the browser tests: one Chromium per module (Debian's, driven by Playwright),
 the real product served once per module over a fresh installation (``browser_support``), and
 pages that log in, keep a screenshot and fail the test on a console error.
 
@@ -17,9 +17,9 @@ import pytest
 from browser_support import DESKTOP, PHONE, build, chromium_path, login, serve
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Debian's Chromium, launched once for the session."""
+    """Debian's Chromium, launched once per module (closed before the rest of the suite runs)."""
     executable = chromium_path()
     if executable is None:
         why = "Chromium is not installed (apt-get install chromium, or set FENPEI_CHROMIUM)"
