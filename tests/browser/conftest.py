@@ -26,8 +26,10 @@ def chromium() -> Iterator[Any]:
         if os.environ.get("CI"):
             pytest.fail(f"the browser tests need Chromium in CI: {why}")
         pytest.skip(why)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # The machine may be busy (2 cores, other suites): wait longer than 5 s before failing.
+    expect.set_options(timeout=15_000)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         try:
