@@ -333,12 +333,12 @@ def read_plan(
     *,
     teams: Mapping[str, str],
     reps: Mapping[str, str],
-    history: Callable[[str, str], Decimal] | None = None,
+    history: Callable[[PlanNode], Decimal] | None = None,
 ) -> tuple[Plan | None, list[Problem]]:
     """Check a plan document and work out every node's target (SMART), or say where it is wrong.
 
     ``teams`` maps each known team slug to its template's name; ``reps`` each rep id to its team's
-    slug. ``history(level, key)`` gives a node's result in the period before (for ``split: history``).
+    slug. ``history(node)`` gives a node's result in the period before (for ``split: history``).
     Problems carry paths into the document (``$.tree.children[1].amount``).
     """
     problems: list[Problem] = []
@@ -386,7 +386,7 @@ def read_plan(
             return None
         key = str(key).strip()
         if level == "team" and key not in teams:
-            problems.append(Problem.make("target.team", "no team {k!r}", "没有团队 {k!r}", (*where, "key"), suggestion=closest(key, list(teams)), k=key))
+            problems.append(Problem.make("target.team", "no team {k!r} (among the teams of this template)", "没有团队 {k!r}(在使用该模板的团队中)", (*where, "key"), suggestion=closest(key, list(teams)), k=key))
             bad = True
         if level == "rep":
             team_of = reps.get(key)
@@ -449,7 +449,7 @@ def read_plan(
     return Plan(period, kind, metric, root, str(note) if note is not None else None), []
 
 
-def _settle(node: PlanNode, metric: Metric, history: Callable[[str, str], Decimal] | None, problems: list[Problem]) -> None:
+def _settle(node: PlanNode, metric: Metric, history: Callable[[PlanNode], Decimal] | None, problems: list[Problem]) -> None:
     """Work out the children's amounts from ``node``'s, by its split, then go down."""
     kids = node.children
     if not kids:
@@ -487,7 +487,7 @@ def _settle(node: PlanNode, metric: Metric, history: Callable[[str, str], Decima
         if node.split == "weights":
             weights = [c.weight if c.weight is not None else Decimal(1) for c in kids]
         else:
-            weights = [history(c.level, c.key) if history is not None else Decimal(0) for c in kids]
+            weights = [history(c) if history is not None else Decimal(0) for c in kids]
         for c, amount in zip(kids, split(node.amount, weights, metric.unit), strict=True):
             c.amount = amount
     for c in kids:

@@ -160,7 +160,7 @@ def test_smart_checks(template, edit, code, path) -> None:  # type: ignore[no-un
 def test_history_split_uses_last_periods_results(template) -> None:  # type: ignore[no-untyped-def]
     plan = {"period": "2026-Q4", "metric": "new_customers", "tree": {"level": "team", "key": "east", "owner": "m", "amount": 10, "split": "history", "children": [{"level": "rep", "key": "r1"}, {"level": "rep", "key": "r2"}]}}
     last = {"r1": Decimal(3), "r2": Decimal(1)}
-    read, problems = read_plan(plan, template.targets, teams=TEAMS, reps=REPS, history=lambda level, key: last[key])
+    read, problems = read_plan(plan, template.targets, teams=TEAMS, reps=REPS, history=lambda node: last[node.key])
     assert problems == [] and read is not None
     assert [c.amount for c in read.root.children] == [Decimal(8), Decimal(2)]  # 7.5 and 2.5: the tie goes to the earlier
 
