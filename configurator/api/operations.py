@@ -14,7 +14,7 @@ from configurator import runners
 from configurator.api.access import lead_for, team_for
 from configurator.api.errors import ApiError
 from configurator.api.leads import TRAIL, _iso
-from configurator.api.spec import ADMIN, STAFF, Call, component, operation, page_query
+from configurator.api.spec import ADMIN, MAX_ID, STAFF, Call, component, operation, page_query
 from configurator.models import AuditEvent, Handover, Lead, PointEntry, Team, TemplateDraft, TemplateVersion
 from configurator.services import handovers as handovers_service
 from configurator.services import points as points_service
@@ -204,7 +204,7 @@ def templates_publish(call: Call, name: str) -> dict[str, Any]:
 
 @operation(
     bp, "POST", "/templates/{name}/rollback", summary="Publish an old version again, as a new version", tag="templates", roles=ADMIN, status=201,
-    body={"type": "object", "additionalProperties": False, "required": ["version"], "properties": {"version": {"type": "integer", "minimum": 1}, "note": {"type": "string", "maxLength": 1000}}},
+    body={"type": "object", "additionalProperties": False, "required": ["version"], "properties": {"version": {"type": "integer", "minimum": 1, "maximum": 1000000}, "note": {"type": "string", "maxLength": 1000}}},
     response=VERSION,
 )
 def templates_rollback(call: Call, name: str) -> dict[str, Any]:
@@ -436,7 +436,10 @@ def audit_list(call: Call, team: str) -> dict[str, Any]:
         stmt = stmt.where(AuditEvent.action == q["action"])
     if q.get("after"):
         try:
-            stmt = stmt.where(AuditEvent.id < int(q["after"]))
+            after = int(q["after"])
+            if not 0 <= after <= MAX_ID:
+                raise ValueError(after)
+            stmt = stmt.where(AuditEvent.id < after)
         except ValueError:
             raise ApiError.make(400, "query.type", "after must be the `next` of a previous page", "after 须为上一页的 next 值", ("query", "after")) from None
     rows = list(call.db.scalars(stmt.order_by(AuditEvent.id.desc()).limit(q["limit"] + 1)))

@@ -31,6 +31,7 @@ from rule_engine.errors import FenpeiError
 
 __all__ = ["COMPONENTS", "OPERATIONS", "Call", "Operation", "component", "openapi_document", "operation", "page_query"]
 
+MAX_ID = 2**63 - 1
 ANYONE = ("admin", "manager", "rep")
 STAFF = ("admin", "manager")
 ADMIN = ("admin",)
@@ -203,6 +204,10 @@ def operation(
         params = dict(path_params or {})
         for name in _PARAM.findall(path):
             params.setdefault(name, {"type": "string", "maxLength": 64})
+        for name, schema in params.items():
+            if schema.get("type") == "integer":
+                # An id the database can hold (SQLite cannot even bind a larger number).
+                params[name] = {"minimum": 0, "maximum": MAX_ID, **schema}
         op = Operation(method, path, fn.__name__, summary, tag, roles, dict(query or {}), body, response, status, produces, params, description)
         OPERATIONS.append(op)
 
@@ -234,7 +239,10 @@ def _run(op: Operation, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
             if call.who.role not in op.roles:
                 raise ApiError.make(403, "auth.role", "this needs the role {r}", "此操作需要角色 {r}", r=" or ".join(op.roles))
         for name, schema in op.path_params.items():
-            if schema.get("type") == "string" and len(str(kwargs.get(name, ""))) > int(schema.get("maxLength", 64)):
+            value = kwargs.get(name)
+            too_long = schema.get("type") == "string" and len(str(value or "")) > int(schema.get("maxLength", 64))
+            out_of_range = isinstance(value, int) and not schema.get("minimum", 0) <= value <= schema.get("maximum", MAX_ID)
+            if too_long or out_of_range:
                 raise ApiError.make(404, "http.not_found", "no such resource", "资源不存在")
         call.query = _coerce_query(op.query)
         call.body = _body(op.body) if op.body is not None else None
@@ -298,7 +306,7 @@ def openapi_document(server: str = "/api/v1") -> dict[str, Any]:
         responses[str(op.status)] = {"description": "Success.", "content": content}
         for status, text in ERROR_STATUSES.items():
             if status == 401 and op.roles is None:
-                continue
+                text = "The credentials given are wrong, or the account is locked for a while."
             responses[str(status)] = {"description": text, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         entry: dict[str, Any] = {
             "operationId": op.operation_id,
