@@ -411,6 +411,10 @@ def followups_create(call: Call, lead_id: str) -> dict[str, Any]:
             raise ApiError.make(422, "followup.at", "not a date and time (ISO 8601 with offset)", "不是日期时间(ISO 8601,带时区)", ("at",)) from None
         if at.tzinfo is None:
             raise ApiError.make(422, "followup.at", "give the time with its offset (+08:00)", "请给出带时区偏移的时间(+08:00)", ("at",))
+        lead = call.db.get(Lead, lead_id)
+        assigned = lead.assigned_at if lead is not None else None
+        if assigned is not None and at < (assigned if assigned.tzinfo else assigned.replace(tzinfo=dt.UTC)):
+            raise ApiError.make(422, "followup.before", "the follow-up is dated before the lead was assigned to you", "跟进时间早于线索分配给你的时间", ("at",))
     rep_id = call.principal.rep_id
     assert rep_id is not None
     try:

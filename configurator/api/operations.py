@@ -369,6 +369,21 @@ def handovers_ack(call: Call, handover_id: int) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------
 
 
+def _checked_period(call: Call, team: Team) -> str | None:
+    """The ``period`` query parameter, refused (422) unless it names a period of the team's points rules."""
+    period = call.query.get("period")
+    if period is None:
+        return None
+    template = templates_service.compiled(templates_service.get_version(call.db, team.template_name))
+    if template.points is None:
+        raise ApiError.make(422, "points.none", "template {t!r} has no points rules", "模板 {t!r} 没有积分规则", ("query", "period"), t=team.template_name)
+    try:
+        points_service.period_bounds(template.points.period, period, template.timezone)
+    except FenpeiError as exc:
+        raise ApiError(422, [p.under("query", "period") for p in exc.problems]) from None
+    return str(period)
+
+
 @operation(
     bp, "GET", "/teams/{team}/points/leaderboard", summary="The team's reps ranked by points in a period (default: the current one)", tag="points",
     query={"period": {"type": "string", "maxLength": 16, "pattern": r"^\d{4}(-(W?\d{2}|Q[1-4]))?$"}},
@@ -376,6 +391,7 @@ def handovers_ack(call: Call, handover_id: int) -> dict[str, Any]:
 )
 def points_leaderboard(call: Call, team: str) -> dict[str, Any]:
     row = team_for(call, team)
+    _checked_period(call, row)
     period, standings = points_service.leaderboard(call.db, row, call.query.get("period"), call.now)
     return {"period": period, "standings": [s.to_json() for s in standings]}
 
@@ -406,7 +422,7 @@ def points_ledger(call: Call, team: str) -> list[dict[str, Any]]:
         if rep is not None and rep != call.principal.rep_id:
             raise ApiError.make(403, "auth.points", "a rep sees only their own points", "销售只能查看自己的积分", ("query", "rep"))
         rep = call.principal.rep_id
-    return [_entry_json(e) for e in points_service.ledger_rows(call.db, row, rep_id=rep, period=call.query.get("period"), limit=call.query["limit"])]
+    return [_entry_json(e) for e in points_service.ledger_rows(call.db, row, rep_id=rep, period=_checked_period(call, row), limit=call.query["limit"])]
 
 
 @operation(

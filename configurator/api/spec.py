@@ -164,6 +164,8 @@ def _body(schema: dict[str, Any]) -> Any:
     data = request.get_json(silent=True)
     if data is None and raw:
         raise ApiError.make(400, "http.json", "the body is not valid JSON", "请求体不是有效的 JSON")
+    if data is None:
+        raise ApiError.make(400, "http.empty", "the body is empty: send a JSON object", "请求体为空:请发送一个 JSON 对象")
     problems = []
     for err in sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
         path = _json_path_parts(err.absolute_path)

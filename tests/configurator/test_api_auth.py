@@ -84,3 +84,21 @@ def test_bad_authorization_headers_are_401(w, header: str) -> None:  # type: ign
     r = w.client.get("/api/v1/me", headers={"Authorization": header})
     assert r.status_code == 401
     assert r.get_json()["error"]["code"] in ("auth.scheme", "auth.token")
+
+
+def test_an_empty_body_is_a_clear_400(w) -> None:  # type: ignore[no-untyped-def]
+    r = w.client.post("/api/v1/pool/claim", data=b"", headers={**w.headers("rep_a"), "Content-Type": "application/json"})
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "http.empty"
+
+
+@pytest.mark.parametrize("period", ["2026-13", "9999-W99", "0000", "2026-Q5", "nonsense"])
+def test_points_periods_are_checked(w, period: str) -> None:  # type: ignore[no-untyped-def]
+    for path in (f"/teams/east/points/leaderboard?period={period}", f"/teams/east/points/ledger?period={period}"):
+        r = w.call("mgr_east", "GET", path)
+        assert r.status_code in (400, 422), (path, r.get_json())
+    assert w.call("mgr_east", "GET", "/teams/east/points/leaderboard?period=2026-11").status_code == 200
+
+
+def test_a_followup_dated_before_the_assignment_is_refused(w) -> None:  # type: ignore[no-untyped-def]
+    r = w.call("rep_a", "POST", "/leads/LA/followups", {"data": {"method": "call", "summary": "聊了预算和时间"}, "at": "0001-01-01T00:00:00-14:00"})
+    assert r.status_code == 422 and r.get_json()["error"]["problems"][0]["path"] == "$.at"
