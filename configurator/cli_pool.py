@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from configurator.cli import _actor, _fail, _fenpei_errors, _group, _pairs, _parse_now, _t, _unit, _workspace, main
+from configurator.clock import stored as _aware
 from configurator.models import Team
 from configurator.services import points as points_service
 from configurator.services import pool as pool_service
@@ -220,11 +221,6 @@ def points_close(ctx: click.Context, team: str, period: str, now_text: str | Non
     with _unit() as session:
         n = points_service.close_period(session, teams_service.get_team(session, team), period, now)
     click.echo(_t(lang, f"{team} {period}: {n} period-end entries written", f"{team} {period}:写入 {n} 条周期结算积分"))
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite keeps UTC without an offset."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
 
 
 @main.command("notifications")

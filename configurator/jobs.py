@@ -45,6 +45,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, and_, event, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from configurator.clock import stored as _aware, utc as _utc
 from configurator.models import Job
 from rule_engine import Problem
 from rule_engine.errors import FenpeiError
@@ -91,19 +92,6 @@ class LeaseLost(Exception):
 
 def _problem(code: str, en: str, zh: str, **params: Any) -> Problem:
     return Problem.make(code, en, zh, **params)
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    if moment.tzinfo is None:
-        raise ValueError("times must be timezone-aware")
-    return moment.astimezone(dt.timezone.utc)
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    """A stored time as an aware UTC datetime (SQLite gives it back without its offset)."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
 
 
 # ------------------------------------------------------------------------------------------------

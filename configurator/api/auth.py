@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from configurator.api.errors import ApiError
 from configurator.api.spec import ADMIN, ANYONE, Call, component, operation
+from configurator.clock import iso as _iso
 from configurator.models import User
 from configurator.services import accounts
 from configurator.services.accounts import AuthError, Principal
@@ -109,12 +110,6 @@ TOKEN = component(
         },
     },
 )
-
-
-def _iso(moment: dt.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).isoformat()
 
 
 def _token_json(token: Any, plain: str | None = None) -> dict[str, Any]:

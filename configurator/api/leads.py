@@ -16,6 +16,7 @@ from sqlalchemy import select
 from configurator.api.access import lead_for, leads_for, team_for, visible_leads
 from configurator.api.errors import ApiError
 from configurator.api.spec import ANYONE, STAFF, Call, component, operation, page_query
+from configurator.clock import iso as _iso
 from configurator.models import Lead, Rep, Team
 from configurator.services import assignment as assignment_service
 from configurator.services import changes as changes_service
@@ -115,13 +116,6 @@ TRAIL = component(
         },
     },
 )
-
-
-def _iso(moment: dt.datetime | None) -> str | None:
-    """ISO 8601 in UTC (SQLite gives the stored UTC time back without its offset)."""
-    if moment is None:
-        return None
-    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).isoformat()
 
 
 def lead_json(lead: Lead, team_slug: str, hidden: tuple[str, ...] = ()) -> dict[str, Any]:

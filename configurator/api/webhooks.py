@@ -17,6 +17,7 @@ from flask import Blueprint, Response, current_app, request
 from configurator import runners
 from configurator.api.errors import ApiError
 from configurator.api.spec import ADMIN, Call, component, operation
+from configurator.clock import iso as _iso
 from configurator.models import Team, Webhook, WebhookDelivery
 from configurator.services import webhooks as webhooks_service
 
@@ -68,12 +69,6 @@ DELIVERY = component(
         },
     },
 )
-
-
-def _iso(moment: dt.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)).isoformat()
 
 
 def _webhook_json(hook: Webhook, team: str | None, counts: dict[str, int] | None = None) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from configurator.clock import stored as _aware
 from configurator.models import ROLES, ApiToken, AppSecret, ManagedTeam, Rep, Team, User
 from configurator.services.dialect import insert_ignoring
 from rule_engine import Problem
@@ -242,10 +243,6 @@ def user_for_token(session: Session, plain: str, now: dt.datetime) -> User:
     if token.last_used_at is None or now - _aware(token.last_used_at) > dt.timedelta(minutes=1):
         token.last_used_at = now
     return user
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def ensure_admin(session: Session, username: str = "admin", password: str | None = None) -> tuple[User, bool, str | None]:

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import Integer, case, func, select
 from sqlalchemy.orm import Session
 
+from configurator.clock import stored as _aware
 from configurator.models import AuditEvent, Lead, Rep, Team
 from configurator.services import pool as pool_service
 from configurator.services.roster import snapshot, utc
@@ -68,13 +69,6 @@ YELLOW_AT = 0.7
 FAIRNESS_ACTIONS = ("assign", "redistribute", "reassign")
 # A follow-up this recent counts for the follow-up rate.
 FOLLOWUP_WINDOW = dt.timedelta(days=7)
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite keeps UTC without an offset: read it back as UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.timezone.utc)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from configurator.clock import stored as _aware
 from configurator.models import AuditEvent, Handover, Lead, Rep, Team, TemplateVersion
 from configurator.services import points as points_service
 from configurator.services.leads import grade_record, record_of, to_json
@@ -242,13 +243,6 @@ class HandoverView:
             "answers": self.answers,
             "note": self.note,
         }
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    # SQLite keeps UTC without an offset
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _view(h: Handover) -> HandoverView:

@@ -36,6 +36,7 @@ from sqlalchemy import JSON, ColumnElement, CursorResult, Integer, String, Table
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, sessionmaker
 
+from configurator.clock import stored as _aware
 from configurator.db import session_scope
 from configurator.models import AuditEvent, FollowUp, Lead, Notification, PoolClaim, Rep, Team, TemplateVersion
 from configurator.services import audit
@@ -80,16 +81,8 @@ NOTES = cast(Table, Notification.__table__)
 SWEEP_BATCH = 20000
 
 
-
 def _refuse(code: str, en: str, zh: str, **params: Any) -> ServiceError:
     return ServiceError(Problem.make(code, en, zh, **params))
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite keeps UTC without an offset: read it back as UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.timezone.utc)
 
 
 def _key(*parts: object) -> str:

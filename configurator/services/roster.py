@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Integer, case, func, select
 from sqlalchemy.orm import Session
 
+from configurator.clock import utc
 from configurator.models import AuditEvent, Lead, Leave, PointEntry, PoolClaim, Rep, Team
 from rule_engine import CompiledTemplate
 from rule_engine import Leave as EngineLeave
@@ -37,13 +38,6 @@ __all__ = ["COUNTED_ACTIONS", "Figures", "day_bounds", "figures", "snapshot", "u
 # Audit actions that give a rep a lead (also when a rep's leads are redistributed): they count toward
 # the daily and weekly quotas.
 COUNTED_ACTIONS = ("assign", "reassign", "claim", "redistribute")
-
-
-def utc(moment: dt.datetime) -> dt.datetime:
-    """``moment`` in UTC (it must be timezone-aware): the form every timestamp is stored in."""
-    if moment.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return moment.astimezone(dt.timezone.utc)
 
 
 def day_bounds(template: CompiledTemplate, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:

@@ -31,6 +31,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
+from configurator.clock import stored as _aware
 from configurator.models import FollowUp, Lead, Rep, TargetNode, TargetPlan, TargetResult, Team
 from configurator.services.dialect import insert_ignoring
 from configurator.services.points import period_bounds
@@ -213,10 +214,6 @@ def _shape(rows: Sequence[Mapping[str, Any] | TargetNode]) -> list[tuple[Any, ..
         return row[key] if isinstance(row, Mapping) else getattr(row, key)
 
     return [(get(r, "path"), get(r, "owner"), Decimal(get(r, "amount")).quantize(CENT)) for r in rows]
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.timezone.utc)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import ColumnElement, CursorResult, Table, and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from configurator.clock import iso as _iso, stored as _aware, utc as _utc
 from configurator.db import session_scope
 from configurator.models import AuditEvent, FollowUp, Lead, PointEntry, Team, TemplateVersion, Webhook, WebhookDelivery
 from configurator.services.dialect import insert_ignoring
@@ -128,24 +129,6 @@ class WebhookError(FenpeiError):
 
 def _refuse(code: str, en: str, zh: str, path: Sequence[Any] = (), **params: Any) -> WebhookError:
     return WebhookError(Problem.make(code, en, zh, tuple(path), **params))
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    if moment.tzinfo is None:
-        raise ValueError("times must be timezone-aware")
-    return moment.astimezone(dt.timezone.utc)
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    """A stored time as an aware UTC datetime (SQLite gives it back without its offset)."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment.astimezone(dt.timezone.utc)
-
-
-def _iso(moment: dt.datetime | None) -> str | None:
-    aware = _aware(moment)
-    return aware.isoformat() if aware is not None else None
 
 
 def _rowcount(result: Any) -> int:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import distinct, func, or_, select
 from sqlalchemy.orm import Session
 
+from configurator.clock import stored as _aware
 from configurator.models import FollowUp, Handover, Lead, Team
 from configurator.services.leads import record_of
 from configurator.services.roster import snapshot, utc, week_bounds
@@ -89,12 +90,6 @@ def due_field(template: CompiledTemplate) -> str | None:
     if "next_followup_date" in form.fields:
         return "next_followup_date"
     return next((n for n, f in form.fields.items() if f.type == "date"), None)
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=dt.timezone.utc)
 
 
 def _next_dates(session: Session, lead_ids: Sequence[str], rep_id: str, name: str | None) -> dict[str, dt.date]:
