@@ -17,7 +17,7 @@ from configurator.api.access import lead_for, leads_for, team_for, visible_leads
 from configurator.api.errors import ApiError
 from configurator.api.spec import ANYONE, STAFF, Call, component, operation, page_query
 from configurator.clock import iso as _iso
-from configurator.models import Lead, Rep, Team
+from configurator.models import FollowUp, Lead, Rep, Team
 from configurator.services import assignment as assignment_service
 from configurator.services import changes as changes_service
 from configurator.services import exports as exports_service
@@ -416,6 +416,17 @@ def followups_create(call: Call, lead_id: str) -> dict[str, Any]:
     except InputError as exc:
         raise InputError([p.under("data") for p in exc.problems]) from None
     return {"id": f.id, "lead": f.lead_id, "rep": f.rep_id, "at": _iso(f.at), "data": f.data}
+
+
+@operation(
+    bp, "GET", "/leads/{lead_id}/followups", summary="A lead's follow-ups, newest first", tag="leads",
+    query={"limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+    response={"type": "array", "items": FOLLOWUP},
+)
+def followups_list(call: Call, lead_id: str) -> list[dict[str, Any]]:
+    lead_for(call, lead_id, "view")
+    rows = call.db.scalars(select(FollowUp).where(FollowUp.lead_id == lead_id).order_by(FollowUp.at.desc(), FollowUp.id.desc()).limit(call.query["limit"]))
+    return [{"id": f.id, "lead": f.lead_id, "rep": f.rep_id, "at": _iso(f.at), "data": f.data} for f in rows]
 
 
 @operation(

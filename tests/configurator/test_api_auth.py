@@ -102,3 +102,14 @@ def test_points_periods_are_checked(w, period: str) -> None:  # type: ignore[no-
 def test_a_followup_dated_before_the_assignment_is_refused(w) -> None:  # type: ignore[no-untyped-def]
     r = w.call("rep_a", "POST", "/leads/LA/followups", {"data": {"method": "call", "summary": "聊了预算和时间"}, "at": "0001-01-01T00:00:00-14:00"})
     assert r.status_code == 422 and r.get_json()["error"]["problems"][0]["path"] == "$.at"
+
+
+def test_a_leads_followups_are_listed_for_those_who_see_the_lead(w) -> None:  # type: ignore[no-untyped-def]
+    for summary in ("第一次电话沟通", "第二次电话沟通"):
+        assert w.call("rep_a", "POST", "/leads/LA/followups", {"data": {"method": "call", "summary": summary}}).status_code == 201
+    mine = w.call("rep_a", "GET", "/leads/LA/followups")
+    assert mine.status_code == 200
+    assert [f["data"]["summary"] for f in mine.get_json()] == ["第二次电话沟通", "第一次电话沟通"]
+    assert w.call("mgr_east", "GET", "/leads/LA/followups?limit=1").get_json()[0]["data"]["summary"] == "第二次电话沟通"
+    assert w.call("rep_b", "GET", "/leads/LA/followups").status_code == 404
+    assert w.call("mgr_west", "GET", "/leads/LA/followups").status_code == 404
