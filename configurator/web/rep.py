@@ -203,8 +203,9 @@ def _lead_page(lead_id: str, *, followup: Posted | None = None, stage: Posted | 
         item = next((i for i in workspace_service.agenda(db, me.team, me.rep_id, now) if i.lead_id == lead_id), None) if owns else None
         followups = list(db.scalars(select(FollowUp).where(FollowUp.lead_id == lead_id).order_by(FollowUp.at.desc(), FollowUp.id.desc()).limit(50))) if owns else []
         ffields = template.forms["followup"].fields if "followup" in template.forms else {}
+        names = {rep_id: name for rep_id, name in db.execute(select(Rep.id, Rep.name).where(Rep.id.in_({f.rep_id for f in followups})))} if followups else {}
         history = [
-            {"at": _when(f.at, template), "rep": f.rep_id, "items": [(ffields[k].title.get(lang) if k in ffields else k, show_value(ffields.get(k), v, lang)) for k, v in (f.data or {}).items()]}
+            {"at": _when(f.at, template), "rep": names.get(f.rep_id) or f.rep_id, "items": [(ffields[k].title.get(lang) if k in ffields else k, show_value(ffields.get(k), v, lang)) for k, v in (f.data or {}).items()]}
             for f in followups
         ]
         forms: dict[str, Markup] = {}

@@ -159,6 +159,7 @@ def test_a_hidden_fields_value_is_ignored(fresh: World) -> None:
     assert followups(fresh, "LA") == [{"method": "call", "summary": "called about the pilot"}]
     page = a.get("/rep/leads/LA").get_data(as_text=True)
     assert 'data-test="followup-entry"' in page and "called about the pilot" in page
+    assert "· Rep 2</p>" in page  # the rep's name, not the roster id r02
     notes = field_block(page, "visit_notes")  # a fresh form: the visit fields start hidden
     assert " hidden" in notes.split(">")[0] and "disabled" in notes
 
