@@ -364,7 +364,7 @@ def leads_update(call: Call, lead_id: str) -> dict[str, Any]:
 
 @operation(
     bp, "POST", "/leads/{lead_id}/stage", summary="Move a lead to another stage (with the fields that stage asks for)", tag="leads",
-    body={"type": "object", "additionalProperties": False, "required": ["stage"], "properties": {"stage": {"type": "string", "minLength": 1, "maxLength": 64}, "fields": _FIELDS, "revision": {"type": "integer", "minimum": 0}}},
+    body={"type": "object", "additionalProperties": False, "required": ["stage"], "properties": {"stage": {"type": "string", "minLength": 1, "maxLength": 64}, "fields": _FIELDS, "revision": {"type": "integer", "minimum": 0}, "note": {"type": "string", "maxLength": 1000, "description": "Why, kept with the change in the audit trail."}}},
     response={"type": "object", "required": ["lead"], "properties": {"lead": LEAD, "changed": {"type": "object"}}},
 )
 def leads_stage(call: Call, lead_id: str) -> dict[str, Any]:
@@ -377,7 +377,9 @@ def leads_stage(call: Call, lead_id: str) -> dict[str, Any]:
     extra = dict(call.body.get("fields") or {})
     _only_fields(template, extra)
     try:
-        done = changes_service.update_lead(call.db, lead_id, {**extra, "stage": call.body["stage"]}, call.principal.actor, call.now, expected_revision=call.body.get("revision"))
+        done = changes_service.update_lead(
+        call.db, lead_id, {**extra, "stage": call.body["stage"]}, call.principal.actor, call.now, expected_revision=call.body.get("revision"), reason=call.body.get("note")
+    )
     except InputError as exc:
         raise _in_fields(exc, "stage") from None
     call.db.refresh(lead)

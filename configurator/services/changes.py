@@ -323,8 +323,11 @@ def update_lead(
     *,
     expected_revision: int | None = None,
     text: bool = False,
+    reason: str | None = None,
 ) -> LeadUpdate:
     """Change fields of ``lead_id`` (raw values; ``text`` for form or CLI input) and apply what follows.
+
+    ``reason`` (e.g. the note of a stage change) is kept on the change's audit row.
 
     Per-field problems (unknown field, bad value, a field now required) are an InputError and
     nothing is stored. A change that leaves every field as it was does nothing. Otherwise the
@@ -417,7 +420,7 @@ def update_lead(
         zh += f";触发器 {o.trigger}:{o.explain('zh')}"
     audit.record(
         session, at=now_utc, team_id=team.id, actor=actor, action="update", lead_id=lead_id, version_id=version.id, en=en, zh=zh,
-        changes={k: list(v) for k, v in diff.items()}, grades={k: list(v) for k, v in grades.items()},
+        reason=(reason or "").strip() or None, changes={k: list(v) for k, v in diff.items()}, grades={k: list(v) for k, v in grades.items()},
     )
 
     # Targets: a deal won counts for its owner now (once per lead and metric); leads.won_at follows won_when.

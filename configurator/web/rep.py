@@ -288,10 +288,14 @@ def stage(lead_id: str) -> ResponseReturnValue:
     if not checked.ok:
         return _lead_page(lead_id, stage=Posted(raw, checked), status=422)
     changes = {k: v for k, v in checked.raw.items() if model.by_name[k].lead_field}
+    # The form's own fields (a note on the change) are kept with the change in the audit trail.
+    note = "; ".join(str(v).strip() for k, v in checked.raw.items() if not model.by_name[k].lead_field and v not in (None, "", [])) or None
     revision = request.form.get("revision", "")
     try:
         with session_scope(workspace_of().sessions, write_lock=True) as db:
-            changes_service.update_lead(db, lead_id, changes, me.actor, now, expected_revision=int(revision) if revision.isdigit() else None, text=True)
+            changes_service.update_lead(
+                db, lead_id, changes, me.actor, now, expected_revision=int(revision) if revision.isdigit() else None, text=True, reason=note
+            )
     except FenpeiError as exc:
         by_field, other = _problems(exc)
         return _lead_page(lead_id, stage=Posted(raw, checked, by_field, tuple(other)), status=422 if by_field else fenpei_status(exc))

@@ -113,3 +113,10 @@ def test_a_leads_followups_are_listed_for_those_who_see_the_lead(w) -> None:  # 
     assert w.call("mgr_east", "GET", "/leads/LA/followups?limit=1").get_json()[0]["data"]["summary"] == "第二次电话沟通"
     assert w.call("rep_b", "GET", "/leads/LA/followups").status_code == 404
     assert w.call("mgr_west", "GET", "/leads/LA/followups").status_code == 404
+
+
+def test_a_stage_change_keeps_its_note_in_the_audit_trail(w) -> None:  # type: ignore[no-untyped-def]
+    r = w.call("rep_a", "POST", "/leads/LA/stage", {"stage": "contacted", "note": "客户同意下周演示"})
+    assert r.status_code == 200, r.get_json()
+    trail = w.call("rep_a", "GET", "/leads/LA/audit").get_json()
+    assert trail[-1]["action"] == "update" and trail[-1]["reason"] == "客户同意下周演示"

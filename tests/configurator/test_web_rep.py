@@ -17,7 +17,7 @@ from web_support import csrf, field_block, login
 
 from configurator.app import workspace_of
 from configurator.db import session_scope
-from configurator.models import FollowUp, Handover, Lead, PoolClaim
+from configurator.models import AuditEvent, FollowUp, Handover, Lead, PoolClaim
 
 PAGES = ["/rep/", "/rep/leads/LA", "/rep/leads/LP", "/rep/leads/new", "/rep/pool", "/rep/handovers", "/rep/points", "/rep/health"]
 
@@ -217,6 +217,11 @@ def test_a_stage_change_asks_for_the_reason_when_lost(fresh: World) -> None:
     with session_scope(workspace_of(fresh.app).sessions) as s:
         lead = s.get(Lead, "LA")
         assert lead is not None and lead.fields["stage"] == "proposal" and "lost_reason" not in lead.fields
+    lost = a.post("/rep/leads/LA/stage", data={"csrf_token": token, "stage": "lost", "lost_reason": "price", "change_note": "chose a cheaper vendor"})
+    assert lost.status_code == 302, lost.get_data(as_text=True)[:2000]
+    with session_scope(workspace_of(fresh.app).sessions) as s:
+        reasons = list(s.scalars(select(AuditEvent.reason).where(AuditEvent.lead_id == "LA", AuditEvent.action == "update").order_by(AuditEvent.id)))
+    assert reasons[-1] == "chose a cheaper vendor"  # the form's own note is kept with the change
 
 
 def test_a_handover_is_filled_then_acknowledged(fresh: World) -> None:
