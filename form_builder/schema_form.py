@@ -39,6 +39,7 @@ from typing import Any
 
 from form_builder.schema_labels import label
 from rule_engine.errors import format_path
+from rule_engine.schema import json_type
 
 __all__ = ["ActionError", "SchemaForm", "json_ptr", "ptr_attr"]
 
@@ -73,26 +74,8 @@ def _attr(value: Any) -> str:
     return escape(str(value), quote=True)
 
 
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "unknown"
-
-
 def _type_ok(expected: str, value: Any) -> bool:
-    got = _json_type(value)
+    got = json_type(value)
     if expected == "number":
         return got in ("number", "integer")
     if expected == "integer":
@@ -360,7 +343,7 @@ class SchemaForm:
         kind = self.kind(node, value)
         if kind == "raw" and not any(k in node for k in ("type", "properties", "items", "enum", "const")):
             # A value of any type (a field's `default`): the widget of the value's own type.
-            typ = {"boolean": "boolean", "integer": "number", "number": "number", "string": "string"}.get(_json_type(value))
+            typ = {"boolean": "boolean", "integer": "number", "number": "number", "string": "string"}.get(json_type(value))
             if typ is not None:
                 node, kind = {**node, "type": typ}, typ
         elif kind not in ("raw", "choice", "condition") and not self._fits(kind, node, value):
@@ -375,7 +358,7 @@ class SchemaForm:
         if kind == "boolean":
             return isinstance(value, bool)
         if kind in ("number", "integer"):
-            return _json_type(value) in ("number", "integer")
+            return json_type(value) in ("number", "integer")
         if kind == "string":
             return isinstance(value, str)
         if kind == "enum":

@@ -41,6 +41,7 @@ __all__ = [
     "OPTION_VALUE_PATTERN",
     "SCHEMA_ID",
     "SCHEMA_PATH",
+    "json_type",
     "schema_problems",
     "template_schema",
 ]
@@ -335,7 +336,8 @@ _TYPE_ZH: Final = {
 }
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """The JSON Schema type name of a loaded value (``integer`` for whole numbers, not ``number``)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -358,7 +360,7 @@ def _alternatives(words: Sequence[str], comma: str, last: str) -> str:
 
 
 def _type_msg(path: Sequence[PathPart], expected: Sequence[str], instance: Any) -> _Msg:
-    actual = _json_type(instance)
+    actual = json_type(instance)
     # What was found: its type, and the value itself unless it is null.
     shown, shown_zh = ("", "") if actual == "null" else (f" ({_show(instance)})", f"({_show(instance)})")
     return _msg(
