@@ -249,18 +249,24 @@ def _owned(db: Session, me: Me, lead_id: str) -> Lead:
     return lead
 
 
+def _posted_form(lead_id: str, form: str, now: dt.datetime) -> tuple[Me, Form, dict[str, Any], FormState]:
+    """The rep, the form model, the posted values and their check, for ``form`` on one of the rep's own leads (404 otherwise)."""
+    with session_scope(workspace_of().sessions) as db:
+        me = _me(db)
+        if form not in me.template.forms:
+            abort(404)
+        lead = _owned(db, me, lead_id)
+        model = build_form(me.template, form)
+        raw = read_raw(model, request.form)
+        checked = form_state(model, raw, lead_context(me.template, form, lead, now), validate=True)
+    return me, model, raw, checked
+
+
 @bp.post("/leads/<lead_id>/followup")
 @login_required("rep")
 def followup(lead_id: str) -> ResponseReturnValue:
     now = _now()
-    with session_scope(workspace_of().sessions) as db:
-        me = _me(db)
-        if "followup" not in me.template.forms:
-            abort(404)
-        lead = _owned(db, me, lead_id)
-        model = build_form(me.template, "followup")
-        raw = read_raw(model, request.form)
-        checked = form_state(model, raw, lead_context(me.template, "followup", lead, now), validate=True)
+    me, model, raw, checked = _posted_form(lead_id, "followup", now)
     if not checked.ok:
         return _lead_page(lead_id, followup=Posted(raw, checked), status=422)
     try:
@@ -277,14 +283,7 @@ def followup(lead_id: str) -> ResponseReturnValue:
 @login_required("rep")
 def stage(lead_id: str) -> ResponseReturnValue:
     now = _now()
-    with session_scope(workspace_of().sessions) as db:
-        me = _me(db)
-        if "stage_change" not in me.template.forms:
-            abort(404)
-        lead = _owned(db, me, lead_id)
-        model = build_form(me.template, "stage_change")
-        raw = read_raw(model, request.form)
-        checked = form_state(model, raw, lead_context(me.template, "stage_change", lead, now), validate=True)
+    me, model, raw, checked = _posted_form(lead_id, "stage_change", now)
     if not checked.ok:
         return _lead_page(lead_id, stage=Posted(raw, checked), status=422)
     changes = {k: v for k, v in checked.raw.items() if model.by_name[k].lead_field}
