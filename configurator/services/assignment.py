@@ -55,7 +55,7 @@ from configurator.services.bulk import (
     stored,
 )
 from configurator.services.dialect import dialect_name, insert_ignoring
-from configurator.services.leads import FRESH_OWNERSHIP, grade_record, record_of
+from configurator.services.leads import FRESH_OWNERSHIP, RECORD_COLUMNS, grade_record, record_of
 from configurator.services.roster import snapshot, utc
 from configurator.services.templates import ServiceError, compiled, get_version
 from rule_engine import CompiledTemplate, Decision, Event, Problem
@@ -193,21 +193,7 @@ def _version_for(session: Session, team: Team, version: TemplateVersion | None, 
 # ------------------------------------------------------------------------------------------------
 
 # What a pending lead's record is read from (record_of reads these names), by Core: no ORM objects.
-_PENDING_COLUMNS = (
-    LEADS.c.id,
-    LEADS.c.fields,
-    LEADS.c.revision,
-    LEADS.c.owner_id,
-    LEADS.c.previous_owner_id,
-    LEADS.c.created_at,
-    LEADS.c.assigned_at,
-    LEADS.c.first_followup_at,
-    LEADS.c.last_followup_at,
-    LEADS.c.reclaimed_at,
-    LEADS.c.followup_count,
-    LEADS.c.reclaim_count,
-    LEADS.c.template_version_id,
-)
+_PENDING_COLUMNS = (*RECORD_COLUMNS, LEADS.c.revision, LEADS.c.template_version_id)
 
 
 def audit_explanation(template: CompiledTemplate, d: Decision, recorder: Recorder | None = None) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from configurator.services import handovers as handovers_service
 from configurator.services import points as points_service
 from configurator.services import targets as targets_service
 from configurator.services.assignment import lock_rotation
-from configurator.services.leads import FRESH_OWNERSHIP, dedup_key, grade_record, record_of, to_json
+from configurator.services.leads import FRESH_OWNERSHIP, RECORD_COLUMNS, dedup_key, grade_record, record_of, to_json
 from configurator.services.roster import snapshot, utc
 from configurator.services.templates import ServiceError, compiled, get_version
 from rule_engine import (
@@ -511,23 +511,7 @@ class Redistribution:
         return len(self.moved) + len(self.pooled) + len(self.escalated)
 
 
-_LEAD_COLUMNS = (
-    Lead.id,
-    Lead.fields,
-    Lead.revision,
-    Lead.weight,
-    Lead.outputs,
-    Lead.is_open,
-    Lead.owner_id,
-    Lead.previous_owner_id,
-    Lead.created_at,
-    Lead.assigned_at,
-    Lead.first_followup_at,
-    Lead.last_followup_at,
-    Lead.reclaimed_at,
-    Lead.followup_count,
-    Lead.reclaim_count,
-)
+_LEAD_COLUMNS = (*RECORD_COLUMNS, Lead.revision, Lead.weight, Lead.outputs, Lead.is_open)
 
 
 def redistribute_unavailable(

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from configurator.models import Lead, Team
-from configurator.services.leads import record_of
+from configurator.services.leads import RECORD_COLUMNS, record_of
 from configurator.services.roster import snapshot
 from configurator.services.templates import compiled, get_version
 from rule_engine import CompiledTemplate, Rep
@@ -37,21 +37,7 @@ from rule_engine.errors import FenpeiError
 __all__ = ["GradeChange", "Impact", "OwnerChange", "compare_with_published"]
 
 BATCH = 2000
-_COLUMNS = (
-    Lead.id,
-    Lead.team_id,
-    Lead.state,
-    Lead.fields,
-    Lead.owner_id,
-    Lead.previous_owner_id,
-    Lead.created_at,
-    Lead.assigned_at,
-    Lead.first_followup_at,
-    Lead.last_followup_at,
-    Lead.followup_count,
-    Lead.reclaim_count,
-    Lead.reclaimed_at,
-)
+_COLUMNS = (*RECORD_COLUMNS, Lead.team_id, Lead.state)
 
 
 @dataclass(frozen=True)

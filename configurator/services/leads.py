@@ -22,9 +22,21 @@ from configurator.models import Lead, Team, TemplateVersion
 from configurator.services.templates import ServiceError, compiled
 from rule_engine import CompiledTemplate, InputError, Problem
 
-__all__ = ["FRESH_OWNERSHIP", "Grade", "add_lead", "dedup_key", "grade_lead", "grade_record", "record_of", "to_json"]
+__all__ = ["FRESH_OWNERSHIP", "Grade", "RECORD_COLUMNS", "add_lead", "dedup_key", "grade_lead", "grade_record", "record_of", "to_json"]
 
 _TIMESTAMPS = ("created_at", "assigned_at", "first_followup_at", "last_followup_at", "reclaimed_at")
+
+# The columns record_of reads: a query selecting them (and any others) gives rows it takes as it
+# takes a Lead, without loading ORM objects.
+RECORD_COLUMNS = (
+    Lead.id,
+    Lead.fields,
+    Lead.owner_id,
+    Lead.previous_owner_id,
+    *(getattr(Lead, name) for name in _TIMESTAMPS),
+    Lead.followup_count,
+    Lead.reclaim_count,
+)
 
 
 # What a change of owner resets: follow-up figures belong to an ownership (the history stays in the
