@@ -92,6 +92,9 @@ class Operation:
     produces: tuple[str, ...]
     path_params: Mapping[str, dict[str, Any]]
     description: str = ""
+    # Built once when the operation is declared, not on every request.
+    body_validator: Draft202012Validator | None = field(default=None, compare=False, repr=False)
+    query_validators: Mapping[str, Draft202012Validator] = field(default_factory=dict, compare=False, repr=False)
 
 
 def page_query(limit_default: int = 50, limit_max: int = 500) -> dict[str, dict[str, Any]]:
@@ -114,7 +117,11 @@ def _flask_rule(path: str, params: Mapping[str, dict[str, Any]]) -> str:
     return _PARAM.sub(sub, path)
 
 
-def _coerce_query(spec: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+def _query_validator(schema: Mapping[str, Any]) -> Draft202012Validator:
+    return Draft202012Validator({k: v for k, v in schema.items() if k not in ("description", "default")})
+
+
+def _coerce_query(spec: Mapping[str, dict[str, Any]], validators: Mapping[str, Draft202012Validator]) -> dict[str, Any]:
     problems: list[Problem] = []
     values: dict[str, Any] = {}
     for name in request.args:
@@ -140,7 +147,7 @@ def _coerce_query(spec: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         except ValueError:
             problems.append(Problem.make("query.type", "{n} must be {k}", "{n} 须为 {k}", ("query", name), n=name, k=kind))
             continue
-        for err in Draft202012Validator({k: v for k, v in schema.items() if k not in ("description", "default")}).iter_errors(value):
+        for err in validators[name].iter_errors(value):
             problems.append(Problem.make("query.invalid", "{n}: {m}", "{n}:{m}", ("query", name), n=name, m=err.message))
             break
         else:
@@ -154,7 +161,7 @@ def _json_path_parts(parts: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(parts)
 
 
-def _body(schema: dict[str, Any]) -> Any:
+def _body(validator: Draft202012Validator) -> Any:
     if not request.is_json:
         raise ApiError.make(415, "http.media_type", "send the body as application/json", "请求体须为 application/json")
     raw = request.get_data()
@@ -167,7 +174,7 @@ def _body(schema: dict[str, Any]) -> Any:
     if data is None:
         raise ApiError.make(400, "http.empty", "the body is empty: send a JSON object", "请求体为空:请发送一个 JSON 对象")
     problems = []
-    for err in sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+    for err in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
         path = _json_path_parts(err.absolute_path)
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             allowed = set((err.schema.get("properties") or {}))
@@ -210,7 +217,12 @@ def operation(
             if schema.get("type") == "integer":
                 # An id the database can hold (SQLite cannot even bind a larger number).
                 params[name] = {"minimum": 0, "maximum": MAX_ID, **schema}
-        op = Operation(method, path, fn.__name__, summary, tag, roles, dict(query or {}), body, response, status, produces, params, description)
+        queries = dict(query or {})
+        op = Operation(
+            method, path, fn.__name__, summary, tag, roles, queries, body, response, status, produces, params, description,
+            body_validator=Draft202012Validator(body) if body is not None else None,
+            query_validators={name: _query_validator(schema) for name, schema in queries.items()},
+        )
         OPERATIONS.append(op)
 
         @functools.wraps(fn)
@@ -246,8 +258,8 @@ def _run(op: Operation, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
             out_of_range = isinstance(value, int) and not schema.get("minimum", 0) <= value <= schema.get("maximum", MAX_ID)
             if too_long or out_of_range:
                 raise ApiError.make(404, "http.not_found", "no such resource", "资源不存在")
-        call.query = _coerce_query(op.query)
-        call.body = _body(op.body) if op.body is not None else None
+        call.query = _coerce_query(op.query, op.query_validators)
+        call.body = _body(op.body_validator) if op.body_validator is not None else None
         result = fn(call, **kwargs)
         session.commit()
     except FenpeiError as exc:
