@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -152,16 +152,25 @@ class CompiledTemplate:
         """Typed values of one lead from raw input (CSV text when ``text``); problems per field."""
         return _record(raw, self.fields, LEAD_BUILTIN_FIELDS, self.timezone, text=text, check_required=True, plan=self._lead_plans[text])
 
-    def stored_values(self, stored: Mapping[str, Any] | None) -> dict[str, Any]:
+    def stored_values(self, stored: Mapping[str, Any] | None, only: Collection[str] | None = None) -> dict[str, Any]:
         """Typed values of a lead's fields as stored (JSON: dates as ISO text, tags as lists).
 
         Each value is read with this template's rules, as ``coerce`` reads it: a field the template
-        no longer has, an empty value, and a value its rules now refuse are left out.
+        no longer has, an empty value, and a value its rules now refuse are left out. ``only``:
+        read just these fields (see :attr:`reclaim_reads`).
         """
         out: dict[str, Any] = {}
         if not stored:
             return out
         coercers = self._lead_plans[False].field_coercers
+        if only is not None:
+            for name in only:
+                raw = stored.get(name)
+                if raw is not None:
+                    value, problem = coercers[name](raw)
+                    if problem is None and value is not None:
+                        out[name] = value
+            return out
         for name, raw in stored.items():
             convert = coercers.get(name)
             if convert is not None:
@@ -209,6 +218,37 @@ class CompiledTemplate:
             if L.get(name) is None:
                 L[name] = 0
         return L
+
+    @cached_property
+    def reclaim_reads(self) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, Any], ...]]:
+        """What a reclaim verdict (:func:`rule_engine.reclaim.verdict_for`) reads of a lead, so that
+        a sweep over many leads reads and grades only that: the fields, the other lead names
+        (built-in values, derived day counts, table outputs), and the grading tables whose outputs
+        it needs, directly or through other tables, in grading order.
+
+        The verdict on a lead read this way is the one on the whole lead: it reads nothing else.
+        """
+        spec = self.reclaim
+        # the derived day counts (values() computes each one the template reads) and their clocks
+        names: set[str] = set(self.derived) | {"created_at" if d == "days_since_created" else "assigned_at" for d in self.derived}
+        if "days_since_last_followup" in self.derived:
+            names.add("last_followup_at")
+        if spec is not None:
+            for rule in spec.rules:  # each rule's clock (rule.start)
+                names |= {"last_followup_at", "assigned_at"} if rule.since == "last_followup" else {f"{rule.since}_at"}
+            for cond in (spec.protected, *(rule.when for rule in spec.rules)):
+                if cond is not None:
+                    names |= cond.lead_names
+        needed = []
+        for table in reversed(self.segments):  # a table reads only tables before it
+            if table.name in names:
+                needed.append(table)
+                for row in table.rows:
+                    for part in (row.when, row.output_expr):
+                        if part is not None:
+                            names |= part.lead_names
+        fields = frozenset(names & self.fields.keys())
+        return fields, frozenset(names - fields), tuple((t.name, t.value) for t in reversed(needed))
 
     # -- grading ---------------------------------------------------------------------------------
 

@@ -204,3 +204,49 @@ def test_claim_without_limits_is_only_refused_for_availability(build: Build, rep
     assert check_claim(t, POOL, busy, NOW).allowed
     assert check_claim(t, {**POOL, "previous_owner": "r01", "reclaimed_at": ago(hours=1)}, busy, NOW).allowed  # no cooldown
     assert check_claim(t, POOL, rep("r01", on_leave=True), NOW).reason == "unavailable"
+
+
+SAMPLES = ("b2b_software", "medical_devices", "consumer_goods_regional", "finance_points")
+
+
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_a_verdict_read_from_the_reclaim_reads_is_the_verdict_on_the_whole_lead(sample: str) -> None:
+    """The sweep reads of each candidate only ``reclaim_reads`` (some fields, some tables): over the
+    sample leads, at many clocks and counters, that gives the verdict the whole graded lead gives."""
+    import csv
+    from pathlib import Path
+
+    from rule_engine import load_template
+
+    def to_json_value(value: Any) -> Any:  # as the service stores a field (JSON)
+        return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else list(value) if isinstance(value, tuple) else value
+
+    root = Path(__file__).resolve().parents[2]
+    template = load_template(root / "templates" / f"{sample}.yaml")
+    fields, names, tables = template.reclaim_reads
+    assert fields <= set(template.fields) and not fields & names
+    assert [name for name, _ in tables] == [t.name for t in template.segments if t.name in {n for n, _ in tables}]  # grading order
+    if template.reclaim is not None and template.reclaim.rules:
+        assert len(fields) < len(template.fields)  # the point: less than the whole lead
+    with open(root / "examples" / sample / "leads.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = [{k: v for k, v in row.items() if k} for row in csv.DictReader(fh)]
+    now = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    clock = template.clock(now)
+    decided: set[str] = set()
+    for i, raw in enumerate(rows):
+        values, _ = template.lead_record(raw, text=True)
+        stored = {k: to_json_value(v) for k, v in values.items() if k != "id"}
+        assigned = now - dt.timedelta(hours=7 * i % 240)
+        record: dict[str, Any] = {"id": f"L{i}", "owner": "r1", "assigned_at": assigned, "created_at": assigned - dt.timedelta(hours=2), "followup_count": i % 3, "reclaim_count": i % 2}
+        if i % 3:
+            record["first_followup_at"] = record["last_followup_at"] = assigned + dt.timedelta(hours=5 * i % (7 * i % 240 + 1))
+        whole = template.values({**template.stored_values(stored), **record}, now, clock)
+        template.grade(whole)
+        lean = template.values({**template.stored_values(stored, fields), **record}, now, clock)
+        for name, value in tables:
+            lean[name] = value(lean)
+        expected, got = verdict_for(template.reclaim, whole, now), verdict_for(template.reclaim, lean, now)
+        assert got == expected, (sample, i)
+        decided.add(expected.action)
+    if template.reclaim is not None and template.reclaim.rules:
+        assert {"reclaim", "keep"} <= decided, decided  # the clocks reach both sides of a deadline
