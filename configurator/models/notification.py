@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from configurator.db import Base
@@ -13,7 +13,13 @@ __all__ = ["Notification"]
 
 
 class Notification(Base):
-    """One message to one person. ``key`` is unique, so a sweep run twice notifies once."""
+    """One message to one person about one or more leads of one reclaim rule.
+
+    A sweep batch writes one notice per recipient, role, kind and rule, naming every lead it
+    reminded or reclaimed for them (``leads``: ``[lead, owner, deadline]`` with the deadline as
+    shown in the team's timezone; ``lead_id`` when the notice is about a single lead). ``key`` is
+    unique, so a sweep run twice notifies once.
+    """
 
     __tablename__ = "notifications"
     __table_args__ = (Index("ix_notifications_recipient", "recipient", "read_at"),)
@@ -29,4 +35,6 @@ class Notification(Base):
     rule: Mapped[str | None] = mapped_column(String(64))
     message_en: Mapped[str] = mapped_column(Text)
     message_zh: Mapped[str] = mapped_column(Text)
+    lead_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    leads: Mapped[list[list[str | None]]] = mapped_column(JSON)
     read_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -13,8 +13,10 @@ Who wins a race between a follow-up and the sweep is decided by the database, ne
 The sweep is set-based: a SQL filter keeps only owned leads whose earliest reminder or deadline
 has come (the rules' clocks are columns), the engine decides each candidate once, and the changes
 are ``executemany`` statements per batch: leads to the pool, leads re-offered to the policies
-(``action: reassign``; the previous owner excluded), reminder stamps, notifications (unique keys),
-audit rows and ``lead.reclaimed`` points. It is idempotent: a second run at the same clock
+(``action: reassign``; the previous owner excluded), reminder stamps, notifications (one per
+person, rule and batch, naming every lead; unique keys), audit rows and ``lead.reclaimed``
+points. The engine reads each candidate only as far as its verdict needs
+(``CompiledTemplate.reclaim_reads``). It is idempotent: a second run at the same clock
 finds nothing due and notifies nobody twice. Services never commit: the caller's unit of work
 does (:func:`run_sweep` commits one transaction per batch).
 """
@@ -38,6 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from configurator.clock import stored as _aware
 from configurator.db import session_scope
+from configurator.jsoncodec import loads as json_loads
 from configurator.models import AuditEvent, FollowUp, Lead, Notification, PoolClaim, Rep, Team, TemplateVersion
 from configurator.services import audit
 from configurator.services import points as points_service
@@ -57,6 +60,7 @@ from rule_engine.trace import Recorder
 
 __all__ = [
     "SWEEP_BATCH",
+    "SWEEP_BATCH_POSTGRESQL",
     "SweepCarry",
     "SweepResult",
     "claim",
@@ -67,6 +71,7 @@ __all__ = [
     "release",
     "run_sweep",
     "sweep_batch",
+    "sweep_batch_size",
 ]
 
 LEADS = cast(Table, Lead.__table__)
@@ -74,11 +79,18 @@ AUDIT = cast(Table, AuditEvent.__table__)
 NOTES = cast(Table, Notification.__table__)
 
 # Candidate leads per transaction: long sweeps keep their progress and let follow-ups through.
-# A batch that re-offers leads needs every rep's load, a GROUP BY over the team's leads (about
-# 0.5 s on PostgreSQL and 1.5-2.5 s on SQLite at 1,000,000 leads): on PostgreSQL each such batch
-# reads it, on SQLite a sweep reads it once and carries it on (SweepCarry). A batch holds its rows
-# (SQLite: the write lock) for a second or two.
+# On SQLite a batch holds the database's write lock, so batches stay small (about a second at
+# 20,000 candidates). On PostgreSQL a batch locks only its own due leads, and a batch that
+# re-offers leads reads every rep's load (a GROUP BY over the team's leads, a quarter of a second
+# at 1,000,000 leads; SQLite reads it once per sweep and carries it on, see SweepCarry): bigger
+# batches read it less often, for a few seconds' wait for a follow-up on one of those leads.
 SWEEP_BATCH = 20000
+SWEEP_BATCH_POSTGRESQL = 50000
+
+
+def sweep_batch_size(session: Session) -> int:
+    """The default batch size on the session's database."""
+    return SWEEP_BATCH_POSTGRESQL if dialect_name(session) == "postgresql" else SWEEP_BATCH
 
 
 def _refuse(code: str, en: str, zh: str, **params: Any) -> ServiceError:
@@ -371,9 +383,10 @@ class _Sentences:
         self.zone = template.timezone
         self.known: dict[tuple[Any, ...], tuple[str, str, str, str] | None] = {}
 
-    def __call__(self, verdict: ReclaimVerdict) -> tuple[str, str]:
+    def __call__(self, verdict: ReclaimVerdict) -> tuple[str, str, str]:
+        """The verdict's sentences (en, zh) and its deadline as shown ("" without one)."""
         if verdict.deadline is None:
-            return verdict.explain(self.template, "en"), verdict.explain(self.template, "zh")
+            return verdict.explain(self.template, "en"), verdict.explain(self.template, "zh"), ""
         when = format_value(verdict.deadline.astimezone(self.zone))
         key = (verdict.action, verdict.rule, verdict.then)
         words = self.known.get(key, False)
@@ -384,16 +397,79 @@ class _Sentences:
                 self.known[key] = (a, b, c, d)
             else:
                 self.known[key] = None
-            return en, zh
+            return en, zh, when
         if words is None:
-            return verdict.explain(self.template, "en"), verdict.explain(self.template, "zh")
+            return verdict.explain(self.template, "en"), verdict.explain(self.template, "zh"), when
         a, b, c, d = words
-        return a + when + b, c + when + d
+        return a + when + b, c + when + d, when
 
 
 # The sweep's rows, in this column order (tuples: no per-row mapping work).
 _AUDIT_COLUMNS = ("at", "team_id", "actor", "action", "lead_id", "from_rep_id", "to_rep_id", "rule", "template_version_id", "reason", "explanation", "job_id")
-_NOTE_COLUMNS = ("key", "at", "team_id", "recipient", "role", "kind", "lead_id", "rule", "message_en", "message_zh")
+_NOTE_COLUMNS = ("key", "at", "team_id", "recipient", "role", "kind", "lead_id", "rule", "message_en", "message_zh", "lead_count", "leads")
+NOTICE_SHOWN = 20  # leads a notice's message names; its ``leads`` holds them all
+
+
+class _Notices:
+    """A sweep batch's notices: one per recipient, role, kind and rule, naming every lead it
+    reminded or reclaimed for that person (a rep's manager hears about all their reps' leads).
+
+    One row per notice rather than per lead and person: a big sweep tells each person once per
+    batch instead of thousands of times, and writes a few rows instead of one or two per lead.
+    A notice about one lead reads as that lead's own sentence, as :meth:`ReclaimVerdict.explain` words it.
+    """
+
+    def __init__(self, template: CompiledTemplate, managers: Mapping[str, str | None]) -> None:
+        self.titles = {r.name: r.title for r in template.reclaim.rules} if template.reclaim else {}
+        self.managers = managers
+        # (kind, rule, then, role, recipient) -> [(lead, owner, deadline as shown, en, zh)]
+        self.groups: dict[tuple[str, str | None, str | None, str, str], list[tuple[str, str, str, str, str]]] = {}
+
+    def add(self, kind: str, verdict: ReclaimVerdict, lead_id: str, owner: str, when: str, en: str, zh: str) -> None:
+        item = (lead_id, owner, when, en, zh)
+        for role in verdict.notify or ("owner",):
+            recipient = owner if role == "owner" else self.managers.get(owner)
+            if recipient:
+                key = (kind, verdict.rule, verdict.then if kind == "reclaim" else None, role, recipient)
+                group = self.groups.get(key)
+                if group is None:
+                    self.groups[key] = [item]
+                else:
+                    group.append(item)
+
+    def messages(self, kind: str, rule: str | None, then: str | None, items: Sequence[tuple[str, str, str, str, str]]) -> tuple[str, str]:
+        if len(items) == 1:
+            lead_id, owner, _, en, zh = items[0]
+            return f"lead {lead_id} ({owner}): {en}", f"线索 {lead_id}({owner}):{zh}"
+        n, title = len(items), self.titles.get(rule or "")
+        shown = items[:NOTICE_SHOWN]
+        more_en = f"; and {n - len(shown)} more" if n > len(shown) else ""
+        more_zh = f";另有 {n - len(shown)} 条" if n > len(shown) else ""
+        list_en = "; ".join(f"{lead} ({owner}) {when}" for lead, owner, when, _, _ in shown) + more_en
+        list_zh = ";".join(f"{lead}({owner}){when}" for lead, owner, when, _, _ in shown) + more_zh
+        label_en, label_zh = (title.get("en"), title.get("zh")) if title is not None else ("", "")
+        if kind == "remind":
+            return (
+                f"{n} leads: reminder: rule {rule} ({label_en}) reclaims them at these deadlines unless they are followed up: {list_en}",
+                f"{n} 条线索:提醒:规则 {rule}({label_zh})将在以下期限回收,请及时跟进:{list_zh}",
+            )
+        then_en, then_zh = ("back to the pool", "回到公海") if then == "pool" else ("reassigned", "重新分配")
+        return (
+            f"{n} leads reclaimed by rule {rule} ({label_en}): deadlines passed; {then_en}: {list_en}",
+            f"{n} 条线索按规则 {rule}({label_zh})回收:期限已过,{then_zh}:{list_zh}",
+        )
+
+    def rows(self, at: Any, team_id: int, now: dt.datetime) -> list[tuple[Any, ...]]:
+        """The notices as rows in :data:`_NOTE_COLUMNS` order."""
+        out = []
+        clock = now.isoformat()
+        for (kind, rule, then, role, recipient), items in self.groups.items():
+            first = items[0][0]
+            key = _note_key(first, team_id, clock, kind, rule or "", role, recipient, "\x1e".join(item[0] for item in items))
+            en, zh = self.messages(kind, rule, then, items)
+            leads = json.dumps([item[:3] for item in items], ensure_ascii=False, separators=(",", ":"))
+            out.append((key, at, team_id, recipient, role, kind, first if len(items) == 1 else None, rule, en, zh, len(items), leads))
+        return out
 
 
 def _bulk(fn: Callable[..., SweepResult]) -> Callable[..., SweepResult]:
@@ -416,7 +492,7 @@ def sweep_batch(
     now: dt.datetime,
     *,
     after: str | None = None,
-    batch: int = SWEEP_BATCH,
+    batch: int | None = None,
     dry_run: bool = False,
     actor: str = "system",
     job_id: int | None = None,
@@ -429,6 +505,8 @@ def sweep_batch(
     unless ``dry_run``. ``carry``: the same object for every batch of one sweep, so that a batch
     can take the roster's figures from the one before instead of reading them (see :class:`SweepCarry`).
     """
+    if batch is None:
+        batch = sweep_batch_size(session)
     if batch < 1:
         raise _refuse("sweep.batch", "the batch size must be at least 1", "批量大小至少为 1")
     sqlite = dialect_name(session) == "sqlite"
@@ -473,43 +551,46 @@ def sweep_batch(
     reclaim_params: list[dict[str, Any]] = []
     remind_params: list[dict[str, Any]] = []
     audit_rows: list[tuple[Any, ...]] = []
-    note_rows: list[tuple[Any, ...]] = []
+    notices = _Notices(template, managers)
     events: list[Event] = []
     reoffer: dict[str, list[dict[str, Any]]] = defaultdict(list)  # previous owner -> records
     gone: list[tuple[str, float, bool, bool]] = []  # the reclaimed leads' owners, weights, open and from-pool flags
     sentences = _Sentences(template)
     read_time = _reader(sqlite)
-    loads, stored_values, lead_values, grade = json.loads, template.stored_values, template.values, template.grade
+    loads, stored_values, lead_values = json_loads, template.stored_values, template.values
 
     def text(value: str | None) -> str:
         return "null" if value is None else json_text(value)
 
-    def notify(kind: str, verdict: ReclaimVerdict, lead_id: str, owner: str, deadline: str | None, en: str, zh: str) -> None:
-        message_en, message_zh = f"lead {lead_id} ({owner}): {en}", f"线索 {lead_id}({owner}):{zh}"
-        for role in verdict.notify or ("owner",):
-            recipient = owner if role == "owner" else managers.get(owner)
-            if recipient:
-                key = _note_key(lead_id, kind, verdict.rule, deadline or "", role, recipient)
-                note_rows.append((key, at, team_id, recipient, role, kind, lead_id, verdict.rule, message_en, message_zh))
+    # The verdict reads only some fields, times and tables of a lead (template.reclaim_reads):
+    # each candidate is read that far, and a lead is read whole only when the reclaim passes it
+    # on (points events, re-offers).
+    read_fields, read_names, tables = template.reclaim_reads
+    read_times = tuple((name, i) for name, i in _RECORD_TIMES if name in read_names)
 
-    for row in rows:
-        lead_id, fields, revision, owner, previous = row[0], row[1], row[2], row[3], row[4]
-        # record_of, from the raw row: the fields, the built-in values, aware UTC date-times
-        record = stored_values(fields if fields is None or fields.__class__ is dict else loads(fields))
-        record["id"] = lead_id
-        if owner:
-            record["owner"] = owner
-        if previous:
-            record["previous_owner"] = previous
-        for name, i in _RECORD_TIMES:
+    def lead_record(row: Any, doc: Any, only: frozenset[str] | None, times: Sequence[tuple[str, int]]) -> dict[str, Any]:
+        """record_of, from the raw row: the fields, the built-in values, aware UTC date-times."""
+        record = stored_values(doc, only)
+        record["id"] = row[0]
+        if row[3]:
+            record["owner"] = row[3]
+        if row[4]:
+            record["previous_owner"] = row[4]
+        for name, i in times:
             value = row[i]
             if value is not None:
                 record[name] = read_time(value)
         record["followup_count"] = row[11]
         record["reclaim_count"] = row[12]
+        return record
+
+    for row in rows:
+        lead_id, fields, revision, owner = row[0], row[1], row[2], row[3]
+        doc = fields if fields is None or fields.__class__ is dict else loads(fields)
         try:
-            L = lead_values(record, now, clock)
-            grade(L)
+            L = lead_values(lead_record(row, doc, read_fields, read_times), now, clock)
+            for name, value in tables:
+                L[name] = value(L)
             verdict = verdict_for(spec, L, now, owners.get(owner))
         except Exception as exc:  # noqa: BLE001 - one lead's bad data must not stop the sweep; it is reported
             result.errors.append({"lead": lead_id, "owner": owner, "en": f"not evaluated: {exc}", "zh": f"无法评估:{exc}"})
@@ -519,15 +600,15 @@ def sweep_batch(
             reminded_at = read_time(row[10])
             if reminded_at is not None and verdict.since is not None and reminded_at >= verdict.since:
                 continue  # already reminded for this deadline
-            en, zh = sentences(verdict)
+            en, zh, when = sentences(verdict)
             deadline = verdict.deadline.isoformat() if verdict.deadline else None
             result.reminded.append({"lead": lead_id, "owner": owner, "rule": verdict.rule, "deadline": deadline, "en": en, "zh": zh})
             remind_params.append({"b_id": lead_id, "b_rev": revision})
-            notify("remind", verdict, lead_id, owner, deadline, en, zh)
+            notices.add("remind", verdict, lead_id, owner, when, en, zh)
             continue
         if action != "reclaim":
             continue
-        en, zh = sentences(verdict)
+        en, zh, when = sentences(verdict)
         deadline = verdict.deadline.isoformat() if verdict.deadline else None
         result.reclaimed.append({"lead": lead_id, "owner": owner, "rule": verdict.rule, "then": verdict.then, "deadline": deadline, "en": en, "zh": zh})
         reclaim_params.append({"b_id": lead_id, "b_rev": revision, "b_owner": owner})
@@ -536,10 +617,11 @@ def sweep_batch(
         # {"trace": null, "verdict": {rule, since, deadline, then}, "en": …, "zh": …} as compact JSON, written directly
         explanation = f'{{"trace":null,"verdict":{{"rule":{text(verdict.rule)},"since":{text(since)},"deadline":{text(deadline)},"then":{text(verdict.then)}}},"en":{text(en)},"zh":{text(zh)}}}'
         audit_rows.append((at, team_id, actor, "reclaim", lead_id, owner, None, verdict.rule, version_id, None, explanation, job_id))
-        notify("reclaim", verdict, lead_id, owner, deadline, en, zh)
+        notices.add("reclaim", verdict, lead_id, owner, when, en, zh)
         if not reclaim_points and verdict.then != "reassign":
             continue  # nothing reads the lead as it is after the reclaim
-        after_record = {k: v for k, v in record.items() if k != "owner"}
+        after_record = lead_record(row, doc, None, _RECORD_TIMES)
+        after_record.pop("owner", None)
         after_record.update(previous_owner=owner, reclaimed_at=now_utc, reclaim_count=int(row[12] or 0) + 1)
         if reclaim_points:
             events.append(Event("lead.reclaimed", event_id=f"reclaim:{lead_id}:{revision}", at=now, rep=None, previous_owner=owner, lead=after_record))
@@ -548,6 +630,11 @@ def sweep_batch(
     if dry_run:
         return result
 
+    # Reminder stamps first: on PostgreSQL they change no indexed column, so they can stay on
+    # their page (a HOT update, see the leads table's fillfactor) before the reclaims' new row
+    # versions take the page's free room.
+    if remind_params:
+        _update_leads(session, sqlite, remind_params, lambda b: {"reminded_at": now_utc})
     if reclaim_params:
         matched = _update_leads(
             session,
@@ -572,9 +659,8 @@ def sweep_batch(
                 "回收过程中有 {n} 条线索被修改;本批未做任何更改,请重新运行回收",
                 n=len(reclaim_params) - matched,
             )
-    if remind_params:
-        _update_leads(session, sqlite, remind_params, lambda b: {"reminded_at": now_utc})
     insert_rows(session, AUDIT, _AUDIT_COLUMNS, audit_rows, converted=True)
+    note_rows = notices.rows(at, team_id, now_utc)
     if note_rows:
         insert_rows(session, NOTES, _NOTE_COLUMNS, note_rows, converted=True, skip_conflicts=("key",))
         result.notifications = len(note_rows)
@@ -826,13 +912,14 @@ def reclaim_sweep(
     actor: str = "system",
     job_id: int | None = None,
     limit: int | None = None,
-    batch: int = SWEEP_BATCH,
+    batch: int | None = None,
 ) -> SweepResult:
     """The whole sweep for ``team`` in the caller's transaction (at most ``limit`` candidates)."""
     version = get_version(session, team.template_name)
     total = SweepResult(team.slug, dry_run, version.version)
     after: str | None = None
     carry = SweepCarry()
+    batch = batch or sweep_batch_size(session)
     while True:
         size = batch if limit is None else min(batch, limit - total.scanned)
         if size < 1:
@@ -854,7 +941,7 @@ def run_sweep(
     dry_run: bool = False,
     actor: str = "system",
     job_id: int | None = None,
-    batch: int = SWEEP_BATCH,
+    batch: int | None = None,
     progress: Callable[[SweepResult], None] | None = None,
 ) -> SweepResult:
     """The whole sweep, one committed transaction per batch, all on the version the first batch used."""

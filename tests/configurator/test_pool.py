@@ -187,6 +187,36 @@ def test_sweep_reminds_then_reclaims_notifies_and_audits_once(sessions: sessionm
         assert s.scalar(select(func.count()).select_from(PointEntry)) == 3
 
 
+def test_a_notice_per_person_and_rule_names_every_lead(sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(svc, "NOTICE_SHOWN", 3)  # the message names 3 leads; ``leads`` holds them all
+    owners = setup(sessions, ["B"] * 8)  # rotation: r1 L0 L3 L6, r2 L1 L4 L7, r3 L2 L5
+    reminded = sweep(sessions, T0 + 2.5 * DAY)
+    assert len(reminded.reminded) == 8
+    assert reminded.notifications == 5  # r1, r2, r3 (owner) and m1 (r1 and r2), m2 (r3) as manager
+    with session_scope(sessions) as s:
+        notes = {(n.recipient, n.role): n for n in s.scalars(select(Notification).where(Notification.kind == "remind"))}
+        assert sorted(notes) == [("m1", "manager"), ("m2", "manager"), ("r1", "owner"), ("r2", "owner"), ("r3", "owner")]
+        m1 = notes[("m1", "manager")]
+        assert m1.lead_count == 6 and m1.lead_id is None and m1.rule == "no_first_followup"
+        assert [lead for lead, _, _ in m1.leads] == ["L0", "L1", "L3", "L4", "L6", "L7"]
+        assert {(lead, owner) for lead, owner, _ in m1.leads} == {(lead, owners[lead]) for lead in ("L0", "L1", "L3", "L4", "L6", "L7")}
+        assert all(when.startswith("2026-11-26T09:0") and when.endswith("+08:00") for _, _, when in m1.leads)  # in the team's timezone
+        assert m1.message_en.startswith("6 leads: reminder: rule no_first_followup (No first follow-up within 3 days) reclaims them")
+        assert m1.message_en.count(" (r") == 3 and m1.message_en.endswith("; and 3 more")  # 3 leads named, then how many more
+        assert m1.message_zh.startswith("6 条线索:提醒:规则 no_first_followup(3 天未首次跟进)") and m1.message_zh.endswith(";另有 3 条")
+        r3 = notes[("r3", "owner")]
+        assert r3.lead_count == 2 and [lead for lead, _, _ in r3.leads] == ["L2", "L5"] and "and" not in r3.message_en
+    assert sweep(sessions, T0 + 2.6 * DAY).notifications == 0  # reminded once per deadline
+    done = sweep(sessions, T0 + 3 * DAY + dt.timedelta(hours=1))
+    assert len(done.reclaimed) == 8 and done.notifications == 5
+    with session_scope(sessions) as s:
+        single = s.scalars(select(Notification).where(Notification.kind == "reclaim", Notification.lead_count == 1)).all()
+        assert single == []  # every person lost more than one lead
+        total = s.scalar(select(func.sum(Notification.lead_count)).where(Notification.kind == "reclaim", Notification.role == "owner"))
+        assert total == 8
+    assert sweep(sessions, T0 + 3 * DAY + dt.timedelta(hours=1)).notifications == 0
+
+
 def test_dry_run_writes_nothing(sessions: sessionmaker[Session]) -> None:
     setup(sessions, ["B", "B"])
     before = leads(sessions)
@@ -344,7 +374,11 @@ def test_cli_followup_reclaim_pool_and_points(tmp_path: Path) -> None:
     assert [(s["rank"], s["rep"], s["points"]) for s in standings] == [(1, "r1", -4.0), (2, "r2", -5.0)]
     assert "no lead 'L9'" in fenpei(tmp_path, "pool", "claim", "L9", "--rep", "r1").stdout
     inbox = fenpei(tmp_path, "notifications", "m1", "--unread", "--mark-read").stdout.splitlines()
-    assert len(inbox) == 2 and all(line.startswith("* 2026-11-26T10:00+08:00 reclaimed: lead L") for line in inbox), inbox
+    # one notice for the manager naming both reps' leads, each with its deadline
+    assert inbox == [
+        "* 2026-11-26T10:00+08:00 reclaimed: 2 leads reclaimed by rule no_first_followup (No first follow-up within 3 days): deadlines passed; "
+        "back to the pool: L1 (r2) 2026-11-26T09:00+08:00; L2 (r1) 2026-11-26T09:00+08:00"
+    ], inbox
     assert fenpei(tmp_path, "notifications", "m1", "--unread").stdout.strip() == "no notifications for m1"
     early = fenpei(tmp_path, "points", "close", "east", "--period", "2026-12", "--now", "2026-11-26T10:10:00+08:00")
     assert early.returncode == 1 and "has not ended yet" in early.stdout
