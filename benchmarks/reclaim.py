@@ -18,10 +18,12 @@ Then, per database:
 - ``sweep``: ``run_sweep(sessions, team, NOW)`` — the whole service: the due filter in SQL,
   keyset batches read under the row locks (``FOR UPDATE`` / SQLite's write lock), the engine's
   verdict per lead, leads to the pool, key accounts re-offered to the policies, reminder stamps,
-  notifications, audit rows and ``lead.reclaimed`` points, one commit per batch. Checked
+  notifications (one per person, rule and batch, naming every lead), audit rows and
+  ``lead.reclaimed`` points, one commit per batch of the database's default size. Checked
   afterwards: the reclaimed and reminded leads are exactly the expected ones, and the database
   agrees (leads with the sweep's ``reclaimed_at`` == audit ``reclaim`` rows == reported; leads in
-  the pool == reported as pooled; reminder stamps == reported reminders).
+  the pool == reported as pooled; reminder stamps == reported reminders; the leads the notices
+  name == each reclaimed or reminded lead once per person its rule notifies).
 - ``bare``: the rows the sweep reclaimed are put back to their owners (untimed), their ids are
   kept in a scratch table with a primary key, and one statement moves them again::
 
@@ -29,14 +31,15 @@ Then, per database:
              reclaimed_at = :now, reclaim_count = reclaim_count + 1
       WHERE id IN (SELECT id FROM bench_reclaimed)
 
-  in one transaction. PostgreSQL gets ``VACUUM ANALYZE`` before each timed phase so that
-  neither pays for the other's dead rows.
+  in one transaction. Before each timed phase PostgreSQL gets ``VACUUM ANALYZE``, so that
+  neither pays for the other's dead rows, and SQLite a checkpoint, so that neither reads its
+  pages through a write-ahead log of the setup's million inserts.
 
 ``x_bare`` = sweep time / bare time (the target: at most 5); beside the SQLite figures, this
 process's CPU time and its ratio (SQLite works in this process, so on a shared machine that ratio
 is the steadier one; PostgreSQL's work is in the server). The rows the sweep wrote are printed per
 reclaimed lead (moves, reminder stamps, audit rows, notifications; the bare UPDATE writes one),
-since most of the distance to the floor is those writes. PostgreSQL is
+since much of the distance to the floor is those writes. PostgreSQL is
 ``postgresql+psycopg://postgres@127.0.0.1/<fresh database>`` (``--pg`` to change the server);
 when it is unreachable its figures are skipped with a note. Last line: JSON with every figure.
 
@@ -49,6 +52,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import dataclasses
+import gc
 import datetime as dt
 import importlib
 import json
@@ -70,7 +74,7 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from configurator.db import session_scope  # noqa: E402
-from configurator.models import AuditEvent, Lead, Notification  # noqa: E402
+from configurator.models import AuditEvent, Lead, Notification, Rep  # noqa: E402
 from configurator.services import pool  # noqa: E402
 from configurator.services import teams as teams_svc  # noqa: E402
 from configurator.services.leads import dedup_key, to_json  # noqa: E402
@@ -188,10 +192,18 @@ def seed(engine: Engine, sessions: sessionmaker[Session], n: int) -> Expected:
 
 
 def vacuum(engine: Engine) -> None:
-    """PostgreSQL: statistics and no dead rows before a timed phase (autovacuum would get there)."""
+    """Before a timed phase, the database as it would be in service, not straight after a bulk
+    load: PostgreSQL gets statistics and no dead rows (autovacuum would get there); SQLite gets
+    its write-ahead log copied into the database file (a checkpoint, as SQLite runs them), so
+    that neither phase reads pages through a log of the setup's writes. This process's garbage
+    is collected too."""
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
+    elif engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(RESTART)")
+    gc.collect()
 
 
 def check_sweep(sessions: sessionmaker[Session], result: pool.SweepResult, expected: Expected) -> dict[str, int]:
@@ -208,10 +220,21 @@ def check_sweep(sessions: sessionmaker[Session], result: pool.SweepResult, expec
         audited = s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "reclaim"))
         reminders = s.scalar(select(func.count()).select_from(Lead).where(Lead.reminded_at == now_utc))
         notes = s.scalar(select(func.count()).select_from(Notification))
+        named = Counter((n.recipient, n.kind, lead) for n in s.scalars(select(Notification)) for lead, _, _ in n.leads)
+        template = compiled(get_version(s, "b2b_software"))
+        managers: dict[str, str | None] = {rep: manager for rep, manager in s.execute(select(Rep.id, Rep.manager))}
     assert stamped == audited == len(result.reclaimed), (stamped, audited, len(result.reclaimed))
     assert in_pool == len(result.pooled), (in_pool, len(result.pooled))
     assert reminders == len(result.reminded), (reminders, len(result.reminded))
     assert notes == result.notifications, (notes, result.notifications)
+    notify = {rule.name: rule.notify or ("owner",) for rule in template.reclaim.rules} if template.reclaim else {}
+    told = Counter(
+        (r["owner"] if role == "owner" else managers[r["owner"]], kind, r["lead"])
+        for kind, done in (("reclaim", result.reclaimed), ("remind", result.reminded))
+        for r in done
+        for role in notify[r["rule"]]
+    )
+    assert named == told, "the notices do not name each lead once per person its rule notifies"
     return {
         "reclaimed": len(result.reclaimed),
         "pooled": in_pool,
@@ -219,6 +242,7 @@ def check_sweep(sessions: sessionmaker[Session], result: pool.SweepResult, expec
         "escalated": len(result.escalated),
         "reminded": len(result.reminded),
         "notifications": notes,
+        "notified": sum(named.values()),
         "audit_rows": audited,
         "points": result.points,
         "scanned": result.scanned,
@@ -247,7 +271,7 @@ def bare_update(engine: Engine) -> tuple[float, float, int]:
     return time.perf_counter() - t0, time.process_time() - c0, moved
 
 
-def measure(kind: str, n: int, workdir: Path, pg_admin: str, batch: int, profile: str | None) -> dict[str, Any]:
+def measure(kind: str, n: int, workdir: Path, pg_admin: str, batch: int | None, profile: str | None) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with fresh(kind, workdir, pg_admin) as url:
         t0 = time.perf_counter()
@@ -289,13 +313,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--leads", type=int, default=1_000_000, help="Stored leads (default 1,000,000)")
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--batch", type=int, default=pool.SWEEP_BATCH, help=f"The sweep's batch size (default SWEEP_BATCH = {pool.SWEEP_BATCH})")
+    parser.add_argument(
+        "--batch", type=int, default=None,
+        help=f"The sweep's batch size (default: the database's, SWEEP_BATCH = {pool.SWEEP_BATCH:,} on SQLite, SWEEP_BATCH_POSTGRESQL = {pool.SWEEP_BATCH_POSTGRESQL:,} on PostgreSQL)",
+    )
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1/postgres", help="PostgreSQL admin URL (a fresh database is created beside it)")
     parser.add_argument("--profile", metavar="PATH", help="cProfile the sweep into PATH.<database> (pstats format)")
     args = parser.parse_args()
     n = args.leads
     out: dict[str, Any] = {"n": n, "batch": args.batch}
-    print(f"{n:,} owned leads (b2b_software, 20 reps), sweep at {NOW.isoformat()}, batch {args.batch:,}")
+    shown = f"{args.batch:,}" if args.batch else f"{pool.SWEEP_BATCH:,} on SQLite, {pool.SWEEP_BATCH_POSTGRESQL:,} on PostgreSQL"
+    print(f"{n:,} owned leads (b2b_software, 20 reps), sweep at {NOW.isoformat()}, batch {shown}")
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
             if kind == "postgresql":
@@ -322,7 +350,7 @@ def main() -> None:
             print(
                 f"  checked: {d['reclaimed']:,} reclaimed (= expected = audit rows = stamped; {d['pooled']:,} in the pool, "
                 f"{d['reassigned']:,} reassigned, {d['escalated']:,} escalated), {d['reminded']:,} reminded, "
-                f"{d['notifications']:,} notifications, {d['points']:,} point entries, {d['scanned']:,} candidates read"
+                f"{d['notifications']:,} notifications naming {d['notified']:,} (lead, person) pairs, {d['points']:,} point entries, {d['scanned']:,} candidates read"
             )
             writes = d["reclaimed"] + d["reminded"] + d["audit_rows"] + d["notifications"]
             print(
