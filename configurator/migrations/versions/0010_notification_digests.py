@@ -23,7 +23,7 @@ def upgrade() -> None:
     # Older notices were about one lead each: name it (owner and deadline were only in the message).
     pair = "json_build_array(json_build_array(lead_id, NULL, NULL))" if op.get_bind().dialect.name == "postgresql" else "json_array(json_array(lead_id, NULL, NULL))"
     op.execute(f"UPDATE notifications SET leads = {pair} WHERE lead_id IS NOT NULL")
-    op.execute("UPDATE notifications SET leads = '[]' WHERE lead_id IS NULL")
+    op.execute("UPDATE notifications SET leads = '[]', lead_count = 0 WHERE lead_id IS NULL")
     with op.batch_alter_table('notifications') as batch:
         batch.alter_column('leads', existing_type=sa.JSON(), nullable=False)
 
