@@ -64,6 +64,7 @@ from rule_engine import assign as engine_assign
 from rule_engine.assignment import LoadSpec
 from rule_engine.conditions import NOW_KEY
 from rule_engine.errors import closest
+from rule_engine.reclaim import ReclaimVerdict
 from rule_engine.trace import Recorder, render
 
 __all__ = ["ASSIGN_BATCH", "AssignResult", "TrailEntry", "assign_pending", "audit_explanation", "explain_lead", "lock_rotation", "reassign"]
@@ -580,11 +581,24 @@ class TrailEntry:
         return f"{when} {self.action}{f' ({tags})' if tags else ''} by {self.actor}: {self.sentence}"
 
 
+def _reclaim_sentence(template: CompiledTemplate, event: AuditEvent, verdict: Mapping[str, Any], lang: str) -> str:
+    """A reclaim's sentence, from the verdict its audit row keeps (rule, clock start, deadline,
+    where the lead went) and the template version that decided it."""
+
+    def moment(value: Any) -> dt.datetime | None:
+        return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+
+    decided = ReclaimVerdict(
+        event.lead_id or "", event.from_rep_id, "reclaim", verdict.get("rule"), moment(verdict.get("deadline")), verdict.get("then"), (), moment(verdict.get("since"))
+    )
+    return decided.explain(template, lang)
+
+
 def explain_lead(session: Session, lead_id: str, lang: str = "en") -> list[TrailEntry]:
     """The audit trail of ``lead_id``, oldest first, each with its sentence in ``lang`` (en or zh).
 
     An engine decision is stored as its record and explained here from the record and the
-    template version that made it; other changes carry their sentences.
+    template version that made it, a reclaim as its verdict; other changes carry their sentences.
     """
     rows = session.execute(
         select(AuditEvent, TemplateVersion)
@@ -610,7 +624,12 @@ def explain_lead(session: Session, lead_id: str, lang: str = "en") -> list[Trail
             sentence = render(recorder.template, decision, "zh" if zh else "en")
             trace = decision.trace.to_dict() if decision.trace is not None else None
         if sentence is None:
-            sentence = explanation.get("zh" if zh else "en") or event.reason or ""
+            sentence = explanation.get("zh" if zh else "en")
+        verdict = explanation.get("verdict")
+        if sentence is None and isinstance(verdict, dict) and version is not None:
+            sentence = _reclaim_sentence(compiled(version), event, verdict, "zh" if zh else "en")
+        if sentence is None:
+            sentence = event.reason or ""
         at = event.at.astimezone(dt.timezone.utc) if event.at.tzinfo else event.at.replace(tzinfo=dt.timezone.utc)  # SQLite keeps UTC without an offset
         number = version.version if version is not None else None
         out.append(TrailEntry(at, event.action, event.actor, event.from_rep_id, event.to_rep_id, event.rule, number, event.reason, sentence, trace))

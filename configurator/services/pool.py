@@ -305,8 +305,12 @@ def _reader(sqlite: bool) -> Callable[[Any], Any]:
     def read(value: Any) -> dt.datetime | None:
         if value is None:
             return None
-        moment = parse(value) if value.__class__ is str else value
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=utc_zone)
+        if value.__class__ is str:
+            try:  # stored as naive UTC text: read it as UTC (several times faster than replace())
+                return parse(value + "+00:00")
+            except ValueError:  # text with its own offset
+                value = parse(value)
+        return value if value.tzinfo is not None else value.replace(tzinfo=utc_zone)
 
     return read
 
@@ -614,8 +618,9 @@ def sweep_batch(
         reclaim_params.append({"b_id": lead_id, "b_rev": revision, "b_owner": owner})
         gone.append((owner, row[13], bool(row[14]), bool(row[15])))
         since = verdict.since.isoformat() if verdict.since else None
-        # {"trace": null, "verdict": {rule, since, deadline, then}, "en": …, "zh": …} as compact JSON, written directly
-        explanation = f'{{"trace":null,"verdict":{{"rule":{text(verdict.rule)},"since":{text(since)},"deadline":{text(deadline)},"then":{text(verdict.then)}}},"en":{text(en)},"zh":{text(zh)}}}'
+        # {"trace": null, "verdict": {rule, since, deadline, then}} as compact JSON, written directly; the
+        # sentences are not stored: explain_lead renders them from the verdict and the template version
+        explanation = f'{{"trace":null,"verdict":{{"rule":{text(verdict.rule)},"since":{text(since)},"deadline":{text(deadline)},"then":{text(verdict.then)}}}}}'
         audit_rows.append((at, team_id, actor, "reclaim", lead_id, owner, None, verdict.rule, version_id, None, explanation, job_id))
         notices.add("reclaim", verdict, lead_id, owner, when, en, zh)
         if not reclaim_points and verdict.then != "reassign":

@@ -175,7 +175,15 @@ def test_sweep_reminds_then_reclaims_notifies_and_audits_once(sessions: sessionm
     with session_scope(sessions) as s:
         audit = s.scalars(select(AuditEvent).where(AuditEvent.action == "reclaim").order_by(AuditEvent.id)).all()
         assert [(a.lead_id, a.from_rep_id, a.rule, a.actor) for a in audit] == [("L0", "r1", "no_first_followup", "system"), ("L2", "r3", "no_first_followup", "system")]
-        assert all(a.template_version_id is not None and a.explanation and "deadline" in a.explanation["en"] for a in audit)
+        assert all(a.template_version_id is not None and a.explanation and a.explanation["verdict"]["rule"] == "no_first_followup" for a in audit)
+        # the sentence is rendered from the stored verdict and the template version, in either language
+        reclaimed = [e for e in assign_svc.explain_lead(s, "L0") if e.action == "reclaim"]
+        assert [e.sentence for e in reclaimed] == [
+            "reclaimed by rule no_first_followup (No first follow-up within 3 days): deadline 2026-11-26T09:00+08:00 passed; back to the pool"
+        ]
+        assert [e.sentence for e in assign_svc.explain_lead(s, "L0", "zh") if e.action == "reclaim"] == [
+            "按规则 no_first_followup(3 天未首次跟进)回收:期限 2026-11-26T09:00+08:00 已过,回到公海"
+        ]
         lead = s.get(Lead, "L0")
         assert lead is not None and lead.previous_owner_id == "r1" and lead.reclaim_count == 1 and lead.revision == 2
         assert [(e.rep_id, e.rule, e.amount) for e in s.scalars(select(PointEntry).where(PointEntry.rule == "lost").order_by(PointEntry.rep_id))] == [
@@ -398,3 +406,16 @@ def test_a_managers_reassignment_starts_the_new_owners_clock(sessions: sessionma
     # no first follow-up by r3 within 3 days of *its* assignment: due at T0 + 5 days, not T0 + 3
     assert sweep(sessions, T0 + 4 * DAY).reclaimed == []
     assert [r["owner"] for r in sweep(sessions, T0 + 5 * DAY + dt.timedelta(minutes=1)).reclaimed] == ["r3"]
+
+
+def test_the_sweep_reads_stored_times_as_utc_whatever_their_form() -> None:
+    read = svc._reader(sqlite=True)
+    utc = dt.timezone.utc
+    expected = dt.datetime(2026, 11, 23, 1, 0, 0, 250000, tzinfo=utc)
+    assert read("2026-11-23 01:00:00.250000") == expected and read("2026-11-23 01:00:00.250000").tzinfo is utc  # SQLite: naive UTC text
+    assert read("2026-11-23 09:00:00.250000+08:00") == expected  # text with its own offset
+    assert read(dt.datetime(2026, 11, 23, 1, 0, 0, 250000)) == expected
+    assert read(expected.astimezone(dt.timezone(dt.timedelta(hours=8)))) == expected
+    assert read(None) is None
+    with pytest.raises(ValueError):
+        read("not a time")
