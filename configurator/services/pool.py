@@ -842,8 +842,12 @@ def _reoffer(
     roster = snapshot(session, team, template, now, derived)
     state = EngineRotation.from_dict(rotation.state)
     now_utc = utc(now)
+    sqlite = dialect_name(session) == "sqlite"
+    at = stored(session, AUDIT.c.at, now_utc) if sqlite else now_utc  # the clock as the driver takes it
+    assigned_at = stored(session, LEADS.c.assigned_at, now_utc) if sqlite else now_utc
+    dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
     params: list[dict[str, Any]] = []
-    audit_rows: list[dict[str, Any]] = []
+    audit_rows: list[tuple[Any, ...]] = []
     recorder = Recorder(template)  # one for the batch: what the decisions share is encoded once
     for previous, records in sorted(reoffer.items()):
         outcome = engine_assign(template, records, roster, state, now, explain=True, exclude=frozenset({previous}))
@@ -852,41 +856,29 @@ def _reoffer(
             if d.outcome == "pool":
                 continue  # it stays where the reclaim put it
             owner = d.owner if d.outcome == "assigned" else None
+            is_open = bool(template.load.counts(d.values))
             params.append(
                 {
                     "b_id": record["id"],
                     "b_owner": owner,
                     "b_state": "owned" if owner else "escalated",
-                    "b_assigned_at": now_utc if owner else None,
+                    "b_assigned_at": assigned_at if owner else None,
                     "b_weight": d.weight,
-                    "b_outputs": d.outputs,
-                    "b_open": template.load.counts(d.values),
+                    "b_outputs": dumps(d.outputs) if sqlite else d.outputs,
+                    "b_open": is_open,
                 }
             )
             audit_rows.append(
-                {
-                    "at": now_utc,
-                    "team_id": team.id,
-                    "actor": actor,
-                    "action": "assign" if owner else "escalate",
-                    "lead_id": record["id"],
-                    "from_rep_id": None,
-                    "to_rep_id": owner,
-                    "rule": d.policy,
-                    "template_version_id": version.id,
-                    "reason": "re-offered after reclaim",
-                    "explanation": audit_explanation(template, d, recorder),
-                    "job_id": job_id,
-                }
+                (at, team.id, actor, "assign" if owner else "escalate", record["id"], None, owner, d.policy, version.id, "re-offered after reclaim", dumps(audit_explanation(template, d, recorder)), job_id)
             )
             if owner:
-                _move(derived, came=[(owner, d.weight, bool(params[-1]["b_open"]))])
+                _move(derived, came=[(owner, d.weight, is_open)])
                 result.reassigned[record["id"]] = owner
                 events.append(Event("lead.assigned", event_id=f"reoffer:{record['id']}:{now_utc.isoformat()}", at=now, rep=owner, lead=dict(record, owner=owner, assigned_at=now_utc)))
             else:
                 result.escalated.append(record["id"])
     if params:
-        session.execute(
+        statement = (
             update(LEADS)
             .where(LEADS.c.id == bindparam("b_id"), LEADS.c.state == "pool")
             .values(
@@ -898,10 +890,13 @@ def _reoffer(
                 is_open=bindparam("b_open"),
                 template_version_id=version.id,
                 revision=LEADS.c.revision + 1,
-            ),
-            params,
+            )
         )
-        session.execute(insert(AUDIT), audit_rows)
+        if sqlite:  # the values are what SQLite stores already: no per-row parameter handling
+            _sqlite_executemany(session, statement, params)
+        else:
+            session.execute(statement, params)
+        insert_rows(session, AUDIT, _AUDIT_COLUMNS, audit_rows, converted=True)
     rotation.state = state.to_dict()
     rotation.revision = rotation.revision + 1
     session.flush()
