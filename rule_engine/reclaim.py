@@ -9,7 +9,7 @@ alone when it is protected.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -181,13 +181,29 @@ def evaluate_reclaim(
     return out
 
 
-def verdict_for(spec: ReclaimSpec | None, L: Mapping[str, Any], now: dt.datetime, owner: Mapping[str, Any] | None = None) -> ReclaimVerdict:
+def verdict_for(
+    spec: ReclaimSpec | None,
+    L: Mapping[str, Any],
+    now: dt.datetime,
+    owner: Mapping[str, Any] | None = None,
+    *,
+    grade: Callable[[Any], None] | None = None,
+    graded: frozenset[str] = frozenset(),
+) -> ReclaimVerdict:
     """The verdict for one owned lead at ``now``: the first rule whose deadline has passed reclaims
-    it; else the nearest deadline whose reminder is due reminds; else the nearest deadline is kept."""
+    it; else the nearest deadline whose reminder is due reminds; else the nearest deadline is kept.
+
+    ``grade`` (with ``graded``, the names it writes into ``L``): ``L`` is not graded yet, and
+    ``grade(L)`` grades it the first time a condition reads one of ``graded``. A lead whose
+    verdict needs no grade (a rule without one reclaims it first) is then never graded.
+    """
     R = owner if owner is not None else {}
     lead_id, owner = str(L.get("id", "")), L.get("owner")
     if spec is None or not spec.rules:
         return ReclaimVerdict(lead_id, owner, "keep")
+    if grade is not None and spec.protected is not None and spec.protected.lead_names & graded:
+        grade(L)
+        grade = None
     if spec.protected is not None and spec.protected.fn(L, None):
         return ReclaimVerdict(lead_id, owner, "protected")
     # The sweep calls this for every candidate: the start is read once per rule, and a verdict
@@ -199,8 +215,12 @@ def verdict_for(spec: ReclaimSpec | None, L: Mapping[str, Any], now: dt.datetime
         if start is None:
             continue
         deadline = start + rule.period
-        if rule.when is not None and not rule.when.fn(L, R):
-            continue
+        if rule.when is not None:
+            if grade is not None and rule.when.lead_names & graded:
+                grade(L)
+                grade = None
+            if not rule.when.fn(L, R):
+                continue
         if deadline <= now:
             return ReclaimVerdict(lead_id, owner, "reclaim", rule.name, deadline, rule.action, rule.notify, start)
         notice = rule.notice

@@ -567,10 +567,15 @@ def sweep_batch(
         return "null" if value is None else json_text(value)
 
     # The verdict reads only some fields, times and tables of a lead (template.reclaim_reads):
-    # each candidate is read that far, and a lead is read whole only when the reclaim passes it
-    # on (points events, re-offers).
+    # each candidate is read that far, graded only once a condition reads a grade, and read whole
+    # only when the reclaim passes it on (points events, re-offers).
     read_fields, read_names, tables = template.reclaim_reads
     read_times = tuple((name, i) for name, i in _RECORD_TIMES if name in read_names)
+    graded = frozenset(name for name, _ in tables)
+
+    def grade(L: dict[str, Any]) -> None:  # only when a condition reads a grade (verdict_for)
+        for name, value in tables:
+            L[name] = value(L)
 
     def lead_record(row: Any, doc: Any, only: frozenset[str] | None, times: Sequence[tuple[str, int]]) -> dict[str, Any]:
         """record_of, from the raw row: the fields, the built-in values, aware UTC date-times."""
@@ -593,9 +598,7 @@ def sweep_batch(
         doc = fields if fields is None or fields.__class__ is dict else loads(fields)
         try:
             L = lead_values(lead_record(row, doc, read_fields, read_times), now, clock)
-            for name, value in tables:
-                L[name] = value(L)
-            verdict = verdict_for(spec, L, now, owners.get(owner))
+            verdict = verdict_for(spec, L, now, owners.get(owner), grade=grade, graded=graded)
         except Exception as exc:  # noqa: BLE001 - one lead's bad data must not stop the sweep; it is reported
             result.errors.append({"lead": lead_id, "owner": owner, "en": f"not evaluated: {exc}", "zh": f"无法评估:{exc}"})
             continue

@@ -233,6 +233,7 @@ def test_a_verdict_read_from_the_reclaim_reads_is_the_verdict_on_the_whole_lead(
     now = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
     clock = template.clock(now)
     decided: set[str] = set()
+    skipped = 0  # leads whose verdict needed no grade
     for i, raw in enumerate(rows):
         values, _ = template.lead_record(raw, text=True)
         stored = {k: to_json_value(v) for k, v in values.items() if k != "id"}
@@ -247,6 +248,17 @@ def test_a_verdict_read_from_the_reclaim_reads_is_the_verdict_on_the_whole_lead(
             lean[name] = value(lean)
         expected, got = verdict_for(template.reclaim, whole, now), verdict_for(template.reclaim, lean, now)
         assert got == expected, (sample, i)
+        # graded only when a condition reads a grade: the same verdict again
+        lazy = template.values({**template.stored_values(stored, fields), **record}, now, clock)
+
+        def grade(L: dict[str, Any]) -> None:
+            for name, value in tables:
+                L[name] = value(L)
+
+        assert verdict_for(template.reclaim, lazy, now, grade=grade, graded=frozenset(name for name, _ in tables)) == expected, (sample, i)
+        skipped += not tables or tables[0][0] not in lazy
         decided.add(expected.action)
     if template.reclaim is not None and template.reclaim.rules:
         assert {"reclaim", "keep"} <= decided, decided  # the clocks reach both sides of a deadline
+    if sample == "b2b_software":  # its first rule reads no grade: leads it reclaims are never graded
+        assert 0 < skipped < len(rows)
