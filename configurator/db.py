@@ -38,7 +38,9 @@ class Base(DeclarativeBase):
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
-    kwargs.setdefault("json_deserializer", loads)  # JSON columns as json.loads reads them, faster
+    # JSON columns as json.loads reads them, faster (psycopg's json and jsonb loaders too: the
+    # dialect hands this to the adapters its connections use)
+    kwargs.setdefault("json_deserializer", loads)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
         engine = create_engine(url, **kwargs)
@@ -62,17 +64,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    engine = create_engine(url, **kwargs)
-
-    @event.listens_for(engine, "connect")
-    def _json_loads(dbapi_connection: Any, _record: Any) -> None:
-        # psycopg reads json and jsonb values itself, before SQLAlchemy sees them.
-        if hasattr(dbapi_connection, "adapters"):  # psycopg 3
-            from psycopg.types.json import set_json_loads
-
-            set_json_loads(loads, dbapi_connection)
-
-    return engine
+    return create_engine(url, **kwargs)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

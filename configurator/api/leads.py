@@ -17,6 +17,7 @@ from configurator.api.access import lead_for, leads_for, team_for, visible_leads
 from configurator.api.errors import ApiError
 from configurator.api.spec import ANYONE, STAFF, Call, component, operation, page_query
 from configurator.clock import iso as _iso
+from configurator.clock import stored
 from configurator.models import FollowUp, Lead, Rep, Team
 from configurator.services import assignment as assignment_service
 from configurator.services import changes as changes_service
@@ -378,8 +379,8 @@ def leads_stage(call: Call, lead_id: str) -> dict[str, Any]:
     _only_fields(template, extra)
     try:
         done = changes_service.update_lead(
-        call.db, lead_id, {**extra, "stage": call.body["stage"]}, call.principal.actor, call.now, expected_revision=call.body.get("revision"), reason=call.body.get("note")
-    )
+            call.db, lead_id, {**extra, "stage": call.body["stage"]}, call.principal.actor, call.now, expected_revision=call.body.get("revision"), reason=call.body.get("note")
+        )
     except InputError as exc:
         raise _in_fields(exc, "stage") from None
     call.db.refresh(lead)
@@ -409,7 +410,7 @@ def followups_create(call: Call, lead_id: str) -> dict[str, Any]:
             raise ApiError.make(422, "followup.at", "give the time with its offset (+08:00)", "请给出带时区偏移的时间(+08:00)", ("at",))
         lead = call.db.get(Lead, lead_id)
         assigned = lead.assigned_at if lead is not None else None
-        if assigned is not None and at < (assigned if assigned.tzinfo else assigned.replace(tzinfo=dt.UTC)):
+        if assigned is not None and at < stored(assigned):
             raise ApiError.make(422, "followup.before", "the follow-up is dated before the lead was assigned to you", "跟进时间早于线索分配给你的时间", ("at",))
     rep_id = call.principal.rep_id
     assert rep_id is not None
@@ -417,6 +418,10 @@ def followups_create(call: Call, lead_id: str) -> dict[str, Any]:
         f = pool_service.log_followup(call.db, lead_id, rep_id, call.body["data"], call.now, at=at)
     except InputError as exc:
         raise InputError([p.under("data") for p in exc.problems]) from None
+    return _followup_json(f)
+
+
+def _followup_json(f: FollowUp) -> dict[str, Any]:
     return {"id": f.id, "lead": f.lead_id, "rep": f.rep_id, "at": _iso(f.at), "data": f.data}
 
 
@@ -428,7 +433,7 @@ def followups_create(call: Call, lead_id: str) -> dict[str, Any]:
 def followups_list(call: Call, lead_id: str) -> list[dict[str, Any]]:
     lead_for(call, lead_id, "view")
     rows = call.db.scalars(select(FollowUp).where(FollowUp.lead_id == lead_id).order_by(FollowUp.at.desc(), FollowUp.id.desc()).limit(call.query["limit"]))
-    return [{"id": f.id, "lead": f.lead_id, "rep": f.rep_id, "at": _iso(f.at), "data": f.data} for f in rows]
+    return [_followup_json(f) for f in rows]
 
 
 @operation(

@@ -46,7 +46,7 @@ from configurator.services import audit
 from configurator.services import points as points_service
 from configurator.services import targets as targets_service
 from configurator.services.assignment import audit_explanation, lock_rotation
-from configurator.services.bulk import bulk_cache, collector_paused, insert_rows, stored
+from configurator.services.bulk import Memo, bulk_cache, collector_paused, dumps, insert_rows, stored
 from configurator.services.dialect import dialect_name
 from configurator.services.leads import FRESH_OWNERSHIP, grade_record, record_of, to_json
 from configurator.services.roster import Figures, figures, snapshot, utc
@@ -471,7 +471,7 @@ class _Notices:
             first = items[0][0]
             key = _note_key(first, team_id, clock, kind, rule or "", role, recipient, "\x1e".join(item[0] for item in items))
             en, zh = self.messages(kind, rule, then, items)
-            leads = json.dumps([item[:3] for item in items], ensure_ascii=False, separators=(",", ":"))
+            leads = dumps([item[:3] for item in items])
             out.append((key, at, team_id, recipient, role, kind, first if len(items) == 1 else None, rule, en, zh, len(items), leads))
         return out
 
@@ -848,7 +848,7 @@ def _reoffer(
     sqlite = dialect_name(session) == "sqlite"
     at = stored(session, AUDIT.c.at, now_utc) if sqlite else now_utc  # the clock as the driver takes it
     assigned_at = stored(session, LEADS.c.assigned_at, now_utc) if sqlite else now_utc
-    dumps = functools.partial(json.dumps, ensure_ascii=False, separators=(",", ":"))
+    outputs_json = Memo()  # re-offered leads share few combinations of grades
     params: list[dict[str, Any]] = []
     audit_rows: list[tuple[Any, ...]] = []
     recorder = Recorder(template)  # one for the batch: what the decisions share is encoded once
@@ -867,7 +867,7 @@ def _reoffer(
                     "b_state": "owned" if owner else "escalated",
                     "b_assigned_at": assigned_at if owner else None,
                     "b_weight": d.weight,
-                    "b_outputs": dumps(d.outputs) if sqlite else d.outputs,
+                    "b_outputs": outputs_json(d.outputs) if sqlite else d.outputs,
                     "b_open": is_open,
                 }
             )

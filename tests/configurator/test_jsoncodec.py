@@ -67,3 +67,25 @@ def test_any_document_reads_as_json_reads_it(value: Any) -> None:
     document = json.dumps(value, ensure_ascii=False)
     assert same(loads(document), json.loads(document))
     assert same(loads(document.encode("utf-8", "surrogatepass")), json.loads(document.encode("utf-8", "surrogatepass")))
+
+
+def test_the_engines_read_json_columns_with_it(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """make_engine hands loads to SQLAlchemy, whose PostgreSQL dialect hands it to psycopg's json and jsonb loaders."""
+    from sqlalchemy import JSON, literal_column, select, text, type_coerce
+
+    from configurator import db
+
+    read: list[Any] = []
+    monkeypatch.setattr(db, "loads", lambda document: read.append(document) or loads(document))
+    engine = db.make_engine(db_url)
+    document = '{"a": 18446744073709551616, "b": ["华东"]}'
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                values = list(conn.execute(text(f"SELECT '{document}'::jsonb, '{document}'::json")).one())
+            else:
+                values = [conn.execute(select(type_coerce(literal_column(f"'{document}'"), JSON))).scalar_one()]
+    finally:
+        engine.dispose()
+    assert values and all(same(value, json.loads(document)) for value in values)
+    assert len(read) == len(values)
